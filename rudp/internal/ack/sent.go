@@ -1,0 +1,262 @@
+package ack
+
+import (
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/pydevts/pydevts/internal/wire"
+)
+
+// Packet is the record of one sent packet.
+type Packet struct {
+	PN           uint64
+	Sent         time.Time
+	Size         int         // bytes on the wire
+	AckEliciting bool        // it holds a frame that must be acknowledged
+	InFlight     bool        // it counts toward bytes in flight (congestion control)
+	Frames       []wire.Sent // what it carried, for the owners to learn its fate
+	done         bool        // acknowledged or declared lost
+}
+
+// Handler learns the fate of sent packets. It must not keep p or p.Frames
+// after the call: the records are reused.
+type Handler interface {
+	OnAcked(p *Packet)
+	OnLost(p *Packet)
+}
+
+// Sender is the sender's side of loss recovery, after RFC 9002: the
+// history of sent packets, ACK processing, RTT sampling, loss detection by
+// packet and by time threshold, explicit REQUESTs, and the probe timeout.
+// It is pure (now is a parameter) and not safe for concurrent use.
+//
+// RTT samples are never ambiguous: a retransmission travels in a new packet
+// with a new number, so an acknowledgment names exactly the packet it
+// acknowledges (the problem Karn's algorithm works around in TCP does not
+// arise), and only the newly acknowledged largest packet gives a sample.
+type Sender struct {
+	RTT RTT
+	// MaxAckDelay is how long the peer may hold an acknowledgment.
+	MaxAckDelay time.Duration
+
+	packets       []Packet // ascending PN; done records are trimmed from the front
+	sentAny       bool
+	largestSent   uint64
+	largestAcked  uint64
+	ackedAny      bool
+	lossTime      time.Time // earliest time a packet will be deemed lost by time; zero: none
+	lastEliciting time.Time
+	ptoCount      int
+	inFlight      int // bytes
+	eliciting     int // ack-eliciting packets in flight
+	lost          uint64
+	pool          [][]wire.Sent
+}
+
+// NewFrames returns an empty frame list for a packet about to be sent,
+// from the records freed earlier.
+func (s *Sender) NewFrames() []wire.Sent {
+	if n := len(s.pool); n > 0 {
+		f := s.pool[n-1]
+		s.pool = s.pool[:n-1]
+		return f[:0]
+	}
+	return make([]wire.Sent, 0, 4)
+}
+
+// OnSent records a packet just sent. Packet numbers must increase.
+func (s *Sender) OnSent(p Packet) {
+	p.done = false
+	s.packets = append(s.packets, p)
+	s.largestSent, s.sentAny = p.PN, true
+	if p.InFlight {
+		s.inFlight += p.Size
+	}
+	if p.AckEliciting {
+		s.eliciting++
+		s.lastEliciting = p.Sent
+	}
+}
+
+// errAckUnsent: an ACK for a packet never sent is a protocol violation (or
+// an attack); the frame is ignored.
+var errAckUnsent = errors.New("ack: acknowledgment of a packet never sent")
+
+// find returns the index of the first record with PN >= pn.
+func (s *Sender) find(pn uint64) int {
+	return sort.Search(len(s.packets), func(i int) bool { return s.packets[i].PN >= pn })
+}
+
+// OnAck processes an ACK frame that arrived at now: it reports each newly
+// acknowledged packet and then each packet this reveals as lost.
+func (s *Sender) OnAck(f *wire.AckFrame, now time.Time, h Handler) error {
+	if len(f.Ranges) == 0 {
+		return nil
+	}
+	largest := f.Ranges[0].Largest
+	if !s.sentAny || largest > s.largestSent {
+		return errAckUnsent
+	}
+	var (
+		newLargest   bool
+		eliciting    bool
+		largestSentT time.Time
+	)
+	for _, r := range f.Ranges {
+		for i := s.find(r.Smallest); i < len(s.packets) && s.packets[i].PN <= r.Largest; i++ {
+			p := &s.packets[i]
+			if p.done {
+				continue
+			}
+			if p.PN == largest {
+				newLargest, largestSentT = true, p.Sent
+			}
+			eliciting = eliciting || p.AckEliciting
+			s.retire(p)
+			h.OnAcked(p)
+			s.free(p)
+		}
+	}
+	if !s.ackedAny || largest > s.largestAcked {
+		s.largestAcked, s.ackedAny = largest, true
+	}
+	if newLargest && eliciting {
+		s.RTT.Update(now.Sub(largestSentT), f.Delay, s.MaxAckDelay)
+	}
+	if newLargest || eliciting {
+		// Progress: the path works, probes can start from scratch
+		// (RFC 9002 section 6.2.1).
+		s.ptoCount = 0
+	}
+	s.DetectLoss(now, h)
+	s.trim()
+	return nil
+}
+
+// OnRequest handles a REQUEST: the peer lacks these packets while it has
+// later ones. Each listed packet still outstanding and below the largest
+// acknowledged is lost now, without waiting for the thresholds.
+func (s *Sender) OnRequest(f *wire.AckFrame, h Handler) {
+	for _, r := range f.Ranges {
+		for i := s.find(r.Smallest); i < len(s.packets) && s.packets[i].PN <= r.Largest; i++ {
+			p := &s.packets[i]
+			if p.done || !s.ackedAny || p.PN >= s.largestAcked {
+				continue
+			}
+			s.declareLost(p, h)
+		}
+	}
+	s.trim()
+}
+
+// DetectLoss declares lost every outstanding packet below the largest
+// acknowledged that is three packets or 9/8 RTT behind it, and sets the
+// loss timer for the rest (RFC 9002 section 6.1).
+func (s *Sender) DetectLoss(now time.Time, h Handler) {
+	s.lossTime = time.Time{}
+	if !s.ackedAny {
+		return
+	}
+	delay := s.RTT.lossDelay()
+	lostBefore := now.Add(-delay)
+	for i := range s.packets {
+		p := &s.packets[i]
+		if p.PN > s.largestAcked {
+			break
+		}
+		if p.done {
+			continue
+		}
+		if !p.Sent.After(lostBefore) || s.largestAcked >= p.PN+packetThreshold {
+			s.declareLost(p, h)
+			continue
+		}
+		if t := p.Sent.Add(delay); s.lossTime.IsZero() || t.Before(s.lossTime) {
+			s.lossTime = t
+		}
+	}
+	s.trim()
+}
+
+func (s *Sender) declareLost(p *Packet, h Handler) {
+	s.retire(p)
+	s.lost++
+	h.OnLost(p)
+	s.free(p)
+}
+
+// retire takes p out of flight.
+func (s *Sender) retire(p *Packet) {
+	p.done = true
+	if p.InFlight {
+		s.inFlight -= p.Size
+	}
+	if p.AckEliciting {
+		s.eliciting--
+	}
+}
+
+func (s *Sender) free(p *Packet) {
+	if p.Frames != nil {
+		s.pool = append(s.pool, p.Frames[:0])
+		p.Frames = nil
+	}
+}
+
+// trim drops finished records from the front, and compacts the slice when
+// most of it is dead so that memory follows what is in flight.
+func (s *Sender) trim() {
+	i := 0
+	for i < len(s.packets) && s.packets[i].done {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	s.packets = s.packets[i:]
+	if cap(s.packets) > 64 && len(s.packets) < cap(s.packets)/4 {
+		s.packets = append(make([]Packet, 0, 2*len(s.packets)+16), s.packets...)
+	}
+}
+
+// LossTimer returns when DetectLoss should next run, or zero.
+func (s *Sender) LossTimer() time.Time { return s.lossTime }
+
+// PTODeadline returns when the probe timeout fires, or zero when no
+// ack-eliciting packet is in flight. The timeout doubles with each probe
+// that goes unanswered (RFC 9002 section 6.2.1).
+func (s *Sender) PTODeadline() time.Time {
+	if s.eliciting == 0 {
+		return time.Time{}
+	}
+	backoff := time.Duration(1) << min(s.ptoCount, 16)
+	return s.lastEliciting.Add(s.RTT.PTO(s.MaxAckDelay) * backoff)
+}
+
+// OnPTO records that the probe timeout fired; the caller sends probes.
+func (s *Sender) OnPTO() { s.ptoCount++ }
+
+// PTOCount returns how many probe timeouts in a row went unanswered.
+func (s *Sender) PTOCount() int { return s.ptoCount }
+
+// BytesInFlight returns the bytes of in-flight packets not yet
+// acknowledged or lost.
+func (s *Sender) BytesInFlight() int { return s.inFlight }
+
+// AckElicitingInFlight returns how many ack-eliciting packets are
+// outstanding.
+func (s *Sender) AckElicitingInFlight() int { return s.eliciting }
+
+// Lost returns how many packets have been declared lost.
+func (s *Sender) Lost() uint64 { return s.lost }
+
+// Outstanding calls f for every packet neither acknowledged nor lost, in
+// order; it stops when f returns false.
+func (s *Sender) Outstanding(f func(p *Packet) bool) {
+	for i := range s.packets {
+		if !s.packets[i].done && !f(&s.packets[i]) {
+			return
+		}
+	}
+}
