@@ -1,0 +1,84 @@
+package message
+
+import (
+	"github.com/pydevts/pydevts/internal/rangeset"
+	"github.com/pydevts/pydevts/internal/wire"
+)
+
+// inMsg is a message being received.
+type inMsg struct {
+	start, total uint64
+	buf          []byte
+	got          rangeset.Set
+}
+
+// HandleFrame takes a MESSAGE, ABANDON or MAX_MESSAGE_DATA frame. A
+// *ProtocolError means the peer broke the protocol.
+func (s *Set) HandleFrame(f *wire.Frame) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch f.Type {
+	case wire.FrameMaxMessageData:
+		if f.Max.Value > s.peerMax {
+			s.peerMax = f.Max.Value
+			s.admit()
+		}
+		return nil
+	case wire.FrameMessage, wire.FrameAbandon:
+	default:
+		return nil
+	}
+	fr := &f.Message
+	if s.done.Contains(fr.ID) {
+		return nil // delivered or dropped already: a late copy
+	}
+	if fr.Start+fr.Total > s.localMax {
+		return violation("message %d at %d+%d past the window %d", fr.ID, fr.Start, fr.Total, s.localMax)
+	}
+	if fr.Start < s.freedBase && fr.Total > 0 {
+		return violation("message %d at %d in space already given back", fr.ID, fr.Start)
+	}
+	in := s.partial[fr.ID]
+	if in == nil {
+		if fr.Total > 0 && s.overlaps(fr.Start, fr.Total) {
+			return violation("message %d claims space [%d, %d) that another holds", fr.ID, fr.Start, fr.Start+fr.Total)
+		}
+		if f.Type == wire.FrameAbandon {
+			s.done.Add(fr.ID, fr.ID+1)
+			s.free(fr.Start, fr.Total)
+			return nil
+		}
+		in = &inMsg{start: fr.Start, total: fr.Total, buf: make([]byte, fr.Total)}
+		s.partial[fr.ID] = in
+		s.claimed.Add(fr.Start, fr.Start+fr.Total)
+	} else if in.start != fr.Start || in.total != fr.Total {
+		return violation("message %d changed its place or size", fr.ID)
+	}
+	if f.Type == wire.FrameAbandon {
+		delete(s.partial, fr.ID)
+		s.done.Add(fr.ID, fr.ID+1)
+		s.free(in.start, in.total)
+		return nil
+	}
+	copy(in.buf[fr.Offset:], fr.Data)
+	in.got.Add(fr.Offset, fr.Offset+uint64(len(fr.Data)))
+	if in.total == 0 || in.got.ContainsRange(0, in.total) {
+		delete(s.partial, fr.ID)
+		s.done.Add(fr.ID, fr.ID+1)
+		in.got = rangeset.Set{}
+		s.inbox = append(s.inbox, in)
+		s.inCond.Broadcast()
+	}
+	return nil
+}
+
+// overlaps reports whether any of [start, start+n) is held by another
+// message.
+func (s *Set) overlaps(start, n uint64) bool {
+	for _, r := range s.claimed.Ranges() {
+		if r.Start < start+n && start < r.End {
+			return true
+		}
+	}
+	return false
+}
