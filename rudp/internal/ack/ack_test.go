@@ -148,8 +148,15 @@ func TestPTO(t *testing.T) {
 		t.Fatalf("first PTO at %v, want %v", first.Sub(t0), want.Sub(t0))
 	}
 	s.OnPTO()
-	if got := s.PTODeadline(); !got.Equal(t0.Add(4 * InitialRTT)) {
-		t.Fatalf("PTO after one backoff at %v", got.Sub(t0))
+	// Doubled, 1332 ms, but capped at MaxProbeInterval.
+	if got := s.PTODeadline(); !got.Equal(t0.Add(MaxProbeInterval)) {
+		t.Fatalf("PTO after one backoff at %v, want the 1s cap", got.Sub(t0))
+	}
+	for range 10 {
+		s.OnPTO()
+	}
+	if got := s.PTODeadline(); !got.Equal(t0.Add(MaxProbeInterval)) {
+		t.Fatalf("PTO after many backoffs at %v", got.Sub(t0))
 	}
 	var f fates
 	send(&s, 1, t0.Add(ms(700)))
@@ -312,5 +319,64 @@ func TestReceiverRequests(t *testing.T) {
 	r.OnPacket(2, true, t0.Add(ms(61)))
 	if _, ok := r.AppendRequest(nil, t0.Add(ms(200)), rtt, 100); ok || !r.RequestDeadline(rtt).IsZero() {
 		t.Fatal("request with no holes left")
+	}
+}
+
+// TestSpuriousLossWidensThresholds: a path that delivers some packets
+// 10 ms late and others at once. Packets given up as lost that are then
+// acknowledged make the sender wait for more reordering, after which the
+// same pattern declares nothing lost.
+func TestSpuriousLossWidensThresholds(t *testing.T) {
+	var s Sender
+	var f fates
+	now := t0
+	s.RTT.Update(ms(2), 0, 0) // the fast packets set a tiny RTT
+	// Packet 0 is slow; 1..9 arrive at once and are acknowledged.
+	for pn := range uint64(10) {
+		send(&s, pn, now)
+	}
+	now = now.Add(ms(2))
+	s.OnAck(ackOf(wire.AckRange{Smallest: 1, Largest: 9}), now, &f)
+	if len(f.lost) != 1 || f.lost[0] != 0 {
+		t.Fatalf("lost %v, want [0] (9 packets behind)", f.lost)
+	}
+	// Packet 0 turns up 10 ms after it was sent.
+	now = now.Add(ms(8))
+	s.OnAck(ackOf(wire.AckRange{Smallest: 0, Largest: 9}), now, &f)
+	if s.Spurious() != 1 {
+		t.Fatalf("spurious losses %d, want 1", s.Spurious())
+	}
+	pkts, window := s.Reordering()
+	if pkts != 10 || window < ms(10) {
+		t.Fatalf("thresholds %d packets / %v, want 10 packets and at least 10ms", pkts, window)
+	}
+	// The same pattern again: nothing is lost now.
+	f = fates{}
+	for pn := uint64(10); pn < 20; pn++ {
+		send(&s, pn, now)
+	}
+	now = now.Add(ms(2))
+	s.OnAck(ackOf(wire.AckRange{Smallest: 11, Largest: 19}), now, &f)
+	if len(f.lost) != 0 {
+		t.Fatalf("lost %v after learning the reordering", f.lost)
+	}
+	now = now.Add(ms(8))
+	s.OnAck(ackOf(wire.AckRange{Smallest: 10, Largest: 19}), now, &f)
+	if len(f.acked) != 10 || s.Spurious() != 1 {
+		t.Fatalf("acked %v, spurious %d", f.acked, s.Spurious())
+	}
+}
+
+// TestReceiverLearnsReordering: holes that late packets fill push back the
+// REQUESTs for later holes.
+func TestReceiverLearnsReordering(t *testing.T) {
+	r := Receiver{MaxAckDelay: ms(25), AckEvery: 2}
+	rtt := ms(4)
+	r.OnPacket(0, true, t0)
+	r.OnPacket(2, true, t0) // 1 is late
+	r.OnPacket(1, true, t0.Add(ms(10)))
+	r.OnPacket(4, true, t0.Add(ms(11))) // 3 is missing
+	if d := r.RequestDeadline(rtt); !d.Equal(t0.Add(ms(11) + ms(10)*9/8)) {
+		t.Fatalf("request due %v after the hole, want 9/8 of the 10ms reordering", d.Sub(t0.Add(ms(11))))
 	}
 }

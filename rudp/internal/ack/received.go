@@ -22,9 +22,10 @@ type Receiver struct {
 	largest   uint64
 	largestAt time.Time
 	any       bool
-	pending   int       // ack-eliciting packets since the last ACK
-	deadline  time.Time // when an ACK must go; zero: none due
-	gaps      []gap     // holes below largest, oldest first
+	pending   int           // ack-eliciting packets since the last ACK
+	deadline  time.Time     // when an ACK must go; zero: none due
+	gaps      []gap         // holes below largest, oldest first
+	reorder   time.Duration // longest a hole took to fill by a late packet
 	ranges    []wire.AckRange
 }
 
@@ -62,7 +63,7 @@ func (r *Receiver) OnPacket(pn uint64, ackEliciting bool, now time.Time) {
 		}
 		r.largest, r.largestAt = pn, now
 	default:
-		r.fill(pn)
+		r.fill(pn, now)
 		outOfOrder = true
 	}
 	if !ackEliciting {
@@ -79,13 +80,16 @@ func (r *Receiver) OnPacket(pn uint64, ackEliciting bool, now time.Time) {
 	}
 }
 
-// fill takes pn out of the gap that holds it.
-func (r *Receiver) fill(pn uint64) {
+// fill takes pn out of the gap that holds it. A hole is filled only by
+// the very packet that was missing, late (a resent frame travels in a new
+// packet), so the time it took measures how far the path reorders.
+func (r *Receiver) fill(pn uint64, now time.Time) {
 	for i := range r.gaps {
 		g := &r.gaps[i]
 		if pn < g.start || pn >= g.end {
 			continue
 		}
+		r.reorder = max(r.reorder, now.Sub(g.seen))
 		switch {
 		case g.end-g.start == 1:
 			r.gaps = append(r.gaps[:i], r.gaps[i+1:]...)
@@ -114,6 +118,7 @@ func (r *Receiver) HasAck() bool { return !r.got.Empty() }
 // room. It clears the ACK deadline.
 func (r *Receiver) AppendAck(b []byte, now time.Time, maxLen int) (out []byte, largest uint64, ok bool) {
 	if r.got.Empty() {
+		r.pending, r.deadline = 0, time.Time{} // nothing to acknowledge: nothing is due
 		return b, 0, false
 	}
 	rs := r.got.Ranges()
@@ -151,8 +156,12 @@ func (r *Receiver) OnAckAcknowledged(largest uint64) {
 // requestAge is how long a hole must stay open before it is requested: a
 // quarter of the RTT, and at least 2 ms, is more than reordering on one
 // path usually explains and less than the sender's own time threshold
-// (9/8 RTT after sending), so the request arrives while it still helps.
-func requestAge(rtt time.Duration) time.Duration { return max(rtt/4, 2*time.Millisecond) }
+// (9/8 RTT after sending), so the request arrives while it still helps;
+// and longer than the longest reordering seen (with the same 9/8 margin as
+// the sender's), so a merely late packet is not requested.
+func (r *Receiver) requestAge(rtt time.Duration) time.Duration {
+	return max(rtt/4, 2*time.Millisecond, r.reorder*9/8)
+}
 
 // AppendRequest appends a REQUEST for the holes that have been open at
 // least requestAge and were not requested within the last RTT, newest
@@ -160,7 +169,7 @@ func requestAge(rtt time.Duration) time.Duration { return max(rtt/4, 2*time.Mill
 func (r *Receiver) AppendRequest(b []byte, now time.Time, rtt time.Duration, maxLen int) (out []byte, ok bool) {
 	var ranges [maxRequestRanges]wire.AckRange
 	n := 0
-	age := requestAge(rtt)
+	age := r.requestAge(rtt)
 	for i := len(r.gaps) - 1; i >= 0 && n < maxRequestRanges; i-- {
 		g := &r.gaps[i]
 		if now.Sub(g.seen) < age || (!g.requested.IsZero() && now.Sub(g.requested) < rtt) {
@@ -183,7 +192,7 @@ func (r *Receiver) AppendRequest(b []byte, now time.Time, rtt time.Duration, max
 // zero when there is none.
 func (r *Receiver) RequestDeadline(rtt time.Duration) time.Time {
 	var next time.Time
-	age := requestAge(rtt)
+	age := r.requestAge(rtt)
 	for _, g := range r.gaps {
 		t := g.seen.Add(age)
 		if !g.requested.IsZero() {

@@ -12,7 +12,19 @@ const (
 	Granularity = time.Millisecond
 	// packetThreshold: a packet is lost when a packet sent three later is
 	// acknowledged, as in TCP's fast retransmit (RFC 9002 section 6.1.1).
+	// It grows when the path proves to reorder more (see Sender).
 	packetThreshold = 3
+	// maxReorderPackets bounds the grown threshold: beyond it the time
+	// threshold, which also grows, does the work.
+	maxReorderPackets = 1024
+	// MaxProbeInterval caps the probe timeout's backoff (unless the
+	// path's own PTO is longer). Uncapped, a path that was quiet or down
+	// for a while waits minutes between probes: a lossy link whose loss
+	// comes in bursts of packets (as netem's Gilbert-Elliott model, or a
+	// radio in a fade) then needs many probes to get one through, and a
+	// path back from an outage is noticed a whole backoff late. A probe a
+	// second costs nothing.
+	MaxProbeInterval = time.Second
 )
 
 // RTT is the round-trip estimate of RFC 9002 section 5.
@@ -78,8 +90,9 @@ func (r *RTT) PTO(maxAckDelay time.Duration) time.Duration {
 
 // lossDelay is the time threshold of RFC 9002 section 6.1.2: 9/8 of the
 // larger of the smoothed and latest RTT, at least the granularity, so
-// ordinary jitter is not taken for loss.
-func (r *RTT) lossDelay() time.Duration {
-	d := max(r.SmoothedOrInitial(), r.Latest)
+// ordinary jitter is not taken for loss; and at least 9/8 of the longest
+// a packet has been seen to arrive after it was given up (reorder).
+func (r *RTT) lossDelay(reorder time.Duration) time.Duration {
+	d := max(r.SmoothedOrInitial(), r.Latest, reorder)
 	return max(d*9/8, Granularity)
 }

@@ -17,6 +17,8 @@ type Packet struct {
 	InFlight     bool        // it counts toward bytes in flight (congestion control)
 	Frames       []wire.Sent // what it carried, for the owners to learn its fate
 	done         bool        // acknowledged or declared lost
+	lostAt       time.Time   // when it was declared lost; zero: it was not
+	lostBehind   uint64      // how far behind the largest acknowledged it was then
 }
 
 // Handler learns the fate of sent packets. It must not keep p or p.Frames
@@ -51,8 +53,14 @@ type Sender struct {
 	inFlight      int // bytes
 	eliciting     int // ack-eliciting packets in flight
 	lost          uint64
+	spurious      uint64        // losses declared that were not
+	reorderPkts   uint64        // packet threshold, grown by spurious losses
+	reorderTime   time.Duration // longest a packet arrived after it was deemed lost
 	pool          [][]wire.Sent
 }
+
+// threshold is the packet reordering threshold in use.
+func (s *Sender) threshold() uint64 { return max(packetThreshold, s.reorderPkts) }
 
 // NewFrames returns an empty frame list for a packet about to be sent,
 // from the records freed earlier.
@@ -107,6 +115,9 @@ func (s *Sender) OnAck(f *wire.AckFrame, now time.Time, h Handler) error {
 		for i := s.find(r.Smallest); i < len(s.packets) && s.packets[i].PN <= r.Largest; i++ {
 			p := &s.packets[i]
 			if p.done {
+				if !p.lostAt.IsZero() {
+					s.onSpurious(p, now)
+				}
 				continue
 			}
 			if p.PN == largest {
@@ -130,8 +141,20 @@ func (s *Sender) OnAck(f *wire.AckFrame, now time.Time, h Handler) error {
 		s.ptoCount = 0
 	}
 	s.DetectLoss(now, h)
-	s.trim()
+	s.trim(now)
 	return nil
+}
+
+// onSpurious learns from a packet that arrived after it was declared lost:
+// the path reorders at least that far and that long, so loss detection
+// waits longer from now on (after RACK, RFC 8985, which likewise widens
+// its reordering window when a retransmission proves unnecessary). The
+// frames were resent already; their owners ignore the duplicate.
+func (s *Sender) onSpurious(p *Packet, now time.Time) {
+	p.lostAt = time.Time{} // count it once
+	s.spurious++
+	s.reorderPkts = min(max(s.reorderPkts, p.lostBehind+1), maxReorderPackets)
+	s.reorderTime = max(s.reorderTime, now.Sub(p.Sent))
 }
 
 // OnRequest handles a REQUEST: the peer lacks these packets while it has
@@ -144,10 +167,9 @@ func (s *Sender) OnRequest(f *wire.AckFrame, h Handler) {
 			if p.done || !s.ackedAny || p.PN >= s.largestAcked {
 				continue
 			}
-			s.declareLost(p, h)
+			s.declareLost(p, h, time.Time{})
 		}
 	}
-	s.trim()
 }
 
 // DetectLoss declares lost every outstanding packet below the largest
@@ -158,8 +180,9 @@ func (s *Sender) DetectLoss(now time.Time, h Handler) {
 	if !s.ackedAny {
 		return
 	}
-	delay := s.RTT.lossDelay()
+	delay := s.RTT.lossDelay(s.reorderTime)
 	lostBefore := now.Add(-delay)
+	threshold := s.threshold()
 	for i := range s.packets {
 		p := &s.packets[i]
 		if p.PN > s.largestAcked {
@@ -168,20 +191,25 @@ func (s *Sender) DetectLoss(now time.Time, h Handler) {
 		if p.done {
 			continue
 		}
-		if !p.Sent.After(lostBefore) || s.largestAcked >= p.PN+packetThreshold {
-			s.declareLost(p, h)
+		if !p.Sent.After(lostBefore) || s.largestAcked >= p.PN+threshold {
+			s.declareLost(p, h, now)
 			continue
 		}
 		if t := p.Sent.Add(delay); s.lossTime.IsZero() || t.Before(s.lossTime) {
 			s.lossTime = t
 		}
 	}
-	s.trim()
+	s.trim(now)
 }
 
-func (s *Sender) declareLost(p *Packet, h Handler) {
+// declareLost reports p lost. Its record stays a while (see trim), so that
+// an acknowledgment arriving for it after all reveals the reordering. A
+// packet the peer REQUESTed (now is zero) is known missing, not late.
+func (s *Sender) declareLost(p *Packet, h Handler, now time.Time) {
 	s.retire(p)
 	s.lost++
+	p.lostAt = now
+	p.lostBehind = s.largestAcked - min(s.largestAcked, p.PN)
 	h.OnLost(p)
 	s.free(p)
 }
@@ -205,10 +233,17 @@ func (s *Sender) free(p *Packet) {
 }
 
 // trim drops finished records from the front, and compacts the slice when
-// most of it is dead so that memory follows what is in flight.
-func (s *Sender) trim() {
+// most of it is dead so that memory follows what is in flight. A lost
+// packet's record stays until two loss delays after it was given up: long
+// enough for a merely late packet to be acknowledged and so tell of the
+// reordering.
+func (s *Sender) trim(now time.Time) {
+	keep := now.Add(-2 * s.RTT.lossDelay(s.reorderTime))
 	i := 0
 	for i < len(s.packets) && s.packets[i].done {
+		if p := &s.packets[i]; !p.lostAt.IsZero() && p.lostAt.After(keep) {
+			break
+		}
 		i++
 	}
 	if i == 0 {
@@ -230,8 +265,9 @@ func (s *Sender) PTODeadline() time.Time {
 	if s.eliciting == 0 {
 		return time.Time{}
 	}
+	pto := s.RTT.PTO(s.MaxAckDelay)
 	backoff := time.Duration(1) << min(s.ptoCount, 16)
-	return s.lastEliciting.Add(s.RTT.PTO(s.MaxAckDelay) * backoff)
+	return s.lastEliciting.Add(min(pto*backoff, max(pto, MaxProbeInterval)))
 }
 
 // OnPTO records that the probe timeout fired; the caller sends probes.
@@ -250,6 +286,14 @@ func (s *Sender) AckElicitingInFlight() int { return s.eliciting }
 
 // Lost returns how many packets have been declared lost.
 func (s *Sender) Lost() uint64 { return s.lost }
+
+// Spurious returns how many packets declared lost were acknowledged later.
+func (s *Sender) Spurious() uint64 { return s.spurious }
+
+// Reordering returns the packet and time reordering thresholds in use.
+func (s *Sender) Reordering() (packets uint64, window time.Duration) {
+	return s.threshold(), s.RTT.lossDelay(s.reorderTime)
+}
 
 // Outstanding calls f for every packet neither acknowledged nor lost, in
 // order; it stops when f returns false.

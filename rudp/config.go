@@ -1,0 +1,127 @@
+package rudp
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/message"
+	"github.com/pydevts/pydevts/stream"
+)
+
+// Config configures an Endpoint and its connections. The zero value (or a
+// nil *Config) is a good default; every field documents its zero value.
+type Config struct {
+	// Identity is this node's identity. Nil: a fresh one, made when the
+	// Endpoint starts (so the node is anonymous across restarts).
+	Identity *handshake.Identity
+
+	// Allow lists the fingerprints of the only peers that may connect;
+	// empty: anyone who knows our public identity. Accept, when set, is
+	// asked about each peer as well and refuses it with an error.
+	Allow  []string
+	Accept func(peer handshake.Card) error
+
+	// HandshakeTimeout bounds Dial: how long it keeps sending initiations
+	// without an answer. Zero: 10 s.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a connection that has received nothing for this
+	// long: the way a vanished peer is detected. Both sides send
+	// keepalives well within it. Zero: 15 s.
+	IdleTimeout time.Duration
+	// KeepAlive is how long a connection stays silent before it sends a
+	// keepalive. Zero: IdleTimeout/3, so two can be lost before the
+	// peer's idle timeout.
+	KeepAlive time.Duration
+
+	// MaxDatagram is the size of the packets sent. Zero: 1200 bytes, which
+	// every IPv6 path carries (RFC 8200 requires 1280) and every IPv4 path
+	// in practice; QUIC starts at the same size.
+	MaxDatagram int
+
+	// StreamWindow, ConnWindow, SendBuffer and MaxIncomingStreams bound
+	// the streams (see stream.Config; zero: its defaults). MessageWindow
+	// bounds the messages a peer may have at our side (zero:
+	// message.DefaultWindow). None may exceed 1 GiB.
+	StreamWindow       int
+	ConnWindow         int
+	SendBuffer         int
+	MaxIncomingStreams int
+	MessageWindow      int
+
+	// MessageTTL, if set, is the lifetime of a message whose SendMessage
+	// context has no earlier deadline; when it passes unacknowledged, the
+	// message is abandoned.
+	MessageTTL time.Duration
+
+	// AcceptQueue is how many established connections may wait for
+	// Accept; more are refused. Zero: 128.
+	AcceptQueue int
+
+	// Logger receives connection events (not one line per packet); nil is
+	// silent.
+	Logger *slog.Logger
+}
+
+const maxWindow = 1 << 30
+
+// config is a Config with defaults applied and checked.
+type config struct {
+	Config
+	streams  stream.Config
+	messages message.Config
+}
+
+func (c *Config) resolve() (*config, error) {
+	var cfg config
+	if c != nil {
+		cfg.Config = *c
+	}
+	if cfg.Identity == nil {
+		id, err := handshake.NewIdentity()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Identity = id
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 15 * time.Second
+	}
+	if cfg.KeepAlive <= 0 || cfg.KeepAlive > cfg.IdleTimeout {
+		cfg.KeepAlive = cfg.IdleTimeout / 3
+	}
+	if cfg.MaxDatagram == 0 {
+		cfg.MaxDatagram = 1200
+	}
+	if cfg.MaxDatagram < minDatagram || cfg.MaxDatagram > 65507 {
+		return nil, fmt.Errorf("rudp: MaxDatagram %d out of range [%d, 65507]", cfg.MaxDatagram, minDatagram)
+	}
+	if cfg.AcceptQueue <= 0 {
+		cfg.AcceptQueue = 128
+	}
+	for name, v := range map[string]int{"StreamWindow": cfg.StreamWindow, "ConnWindow": cfg.ConnWindow,
+		"SendBuffer": cfg.SendBuffer, "MaxIncomingStreams": cfg.MaxIncomingStreams, "MessageWindow": cfg.MessageWindow} {
+		if v < 0 || v > maxWindow {
+			return nil, fmt.Errorf("rudp: %s %d out of range [0, %d]", name, v, maxWindow)
+		}
+	}
+	cfg.streams = stream.Config{StreamWindow: cfg.StreamWindow, ConnWindow: cfg.ConnWindow,
+		SendBuffer: cfg.SendBuffer, MaxIncoming: cfg.MaxIncomingStreams}
+	cfg.messages = message.Config{Window: cfg.MessageWindow}
+	return &cfg, nil
+}
+
+// minDatagram is the smallest packet size that still carries a CLOSE with
+// its reason, an ACK and some data after the 34 bytes of header and tag.
+const minDatagram = 512
+
+func (c *config) log() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}

@@ -1,0 +1,238 @@
+package rudp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/message"
+	"github.com/pydevts/pydevts/rudp/internal/ack"
+	"github.com/pydevts/pydevts/rudp/internal/cc"
+	"github.com/pydevts/pydevts/stream"
+)
+
+// A Conn is one encrypted connection to a peer: it carries any number of
+// streams and messages. Its methods are safe for concurrent use.
+//
+// One goroutine, the connection's loop, owns all its protocol state:
+// packets, timers, user requests and wake-ups all arrive on channels it
+// selects on, so nothing of it needs a lock. Streams and messages keep
+// their own locks, shared with the users reading and writing them.
+type Conn struct {
+	e         *Endpoint
+	cfg       *config
+	log       *slog.Logger
+	initiator bool
+	localID   uint64
+
+	// Set before established is closed, read-only afterwards.
+	peerID      uint64
+	peer        handshake.Card
+	sess        *handshake.Session
+	streams     *stream.Map
+	msgs        *message.Set
+	idleTimeout time.Duration
+	maxSend     int // size of the packets we send
+	suite       handshake.Suite
+
+	established  chan struct{} // closed when the handshake completes
+	closed       chan struct{} // closed when the connection stops being open
+	done         chan struct{} // closed when the loop has ended
+	err          error         // why it ended; written before closed is closed
+	ownsEndpoint atomic.Bool   // a Dial's private endpoint closes with it
+
+	in   chan inbound
+	wake chan struct{}
+	ops  chan func()
+
+	// Loop-owned from here on.
+	state      connState
+	remote     netip.AddrPort
+	ini        *handshake.Initiator
+	hsSent     time.Time // when the latest initiation left
+	hsNext     time.Time // when to send the next one
+	hsRetry    time.Duration
+	hsDeadline time.Time
+	born       time.Time
+	confirmed  bool // a packet from the peer has authenticated
+
+	sender       ack.Sender
+	receiver     ack.Receiver
+	cc           cc.Controller
+	pacer        cc.Pacer
+	nextPN       uint64
+	largestPN    uint64 // largest packet number received, for address changes
+	lastRecv     time.Time
+	lastSent     time.Time     // last ack-eliciting packet sent
+	probes       int           // probe packets owed after a PTO
+	ping         bool          // a PING is wanted (keepalive, confirmation)
+	graceful     bool          // Close was called: close once everything is acknowledged
+	streamsFirst bool          // which of streams and messages fills the next packet first
+	pacingWait   time.Duration // the pacer holds data back this long
+	frame        wire.Frame    // reused for parsing
+	final        Stats         // the stats when the loop ended
+	closingUntil time.Time
+	lastClose    time.Time // when the CLOSE was last sent
+	closeCode    uint64
+	closeReason  string
+	now          time.Time // the loop's current time, for the ack handler
+	stats        connCounters
+	outBufs      []*[]byte
+	outRaw       [][]byte
+	timer        *time.Timer
+}
+
+type connState uint8
+
+const (
+	stateHandshake connState = iota // dialing: initiations out, no response yet
+	stateOpen                       // established
+	stateClosing                    // we closed: answer the peer with CLOSE for a while
+	stateEnded
+)
+
+func newConn(e *Endpoint, initiator bool, id uint64, remote netip.AddrPort) (*Conn, error) {
+	now := time.Now()
+	c := &Conn{
+		e:           e,
+		cfg:         e.cfg,
+		log:         e.log,
+		initiator:   initiator,
+		localID:     id,
+		established: make(chan struct{}),
+		closed:      make(chan struct{}),
+		done:        make(chan struct{}),
+		in:          make(chan inbound, inboundQueue),
+		wake:        make(chan struct{}, 1),
+		ops:         make(chan func()),
+		remote:      remote,
+		born:        now,
+		lastRecv:    now,
+		hsRetry:     handshakeRetry,
+		hsDeadline:  now.Add(e.cfg.HandshakeTimeout),
+	}
+	c.sender.MaxAckDelay = maxAckDelay
+	c.receiver.MaxAckDelay = maxAckDelay
+	c.receiver.AckEvery = 2
+	return c, nil
+}
+
+// wakeLoop tells the loop there may be something to send; it never blocks.
+func (c *Conn) wakeLoop() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// onLoop runs f on the connection's loop and waits for it; it reports
+// false if the loop has ended.
+func (c *Conn) onLoop(f func()) bool {
+	ran := make(chan struct{})
+	select {
+	case c.ops <- func() { f(); close(ran) }:
+		<-ran
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// OpenStream opens a new stream to the peer. It waits while the peer's
+// limit on open streams is reached.
+func (c *Conn) OpenStream(ctx context.Context) (*stream.Stream, error) {
+	return c.streams.Open(ctx)
+}
+
+// AcceptStream returns the next stream the peer opened.
+func (c *Conn) AcceptStream(ctx context.Context) (*stream.Stream, error) {
+	return c.streams.Accept(ctx)
+}
+
+// SendMessage sends b as one message (at most 1 MiB) and returns nil once
+// the peer has acknowledged all of it. When ctx ends first (or the
+// Config's MessageTTL passes), the message is abandoned: it is not resent,
+// the peer never delivers it, and SendMessage returns the error. Messages
+// are delivered in the order they complete, not the order they were sent.
+func (c *Conn) SendMessage(ctx context.Context, b []byte) error {
+	return c.msgs.Send(ctx, b, c.cfg.MessageTTL)
+}
+
+// ReceiveMessage returns the next message that arrived complete.
+func (c *Conn) ReceiveMessage(ctx context.Context) ([]byte, error) {
+	return c.msgs.Receive(ctx)
+}
+
+// Peer returns the peer's verified identity card.
+func (c *Conn) Peer() handshake.Card { return c.peer }
+
+// LocalAddr returns the address of the connection's socket.
+func (c *Conn) LocalAddr() net.Addr { return c.e.Addr() }
+
+// RemoteAddr returns the peer's current address: the source of the latest
+// authenticated packet.
+func (c *Conn) RemoteAddr() net.Addr {
+	var a netip.AddrPort
+	if !c.onLoop(func() { a = c.remote }) {
+		a = c.remote // the loop has ended: nothing writes it any more
+	}
+	return net.UDPAddrFromAddrPort(a)
+}
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// Err returns why the connection ended (a *CloseError or an
+// IdleTimeoutError), or nil while it is open.
+func (c *Conn) Err() error {
+	select {
+	case <-c.closed:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close closes the connection gracefully: it waits until the peer has
+// acknowledged everything written to the streams (including their ends)
+// and every message sent, then tells the peer (code 0) and returns nil. If
+// the connection ends otherwise first (the peer vanishes, say), Close
+// returns that error.
+func (c *Conn) Close() error {
+	c.onLoop(func() { c.graceful = true })
+	<-c.closed
+	c.closeOwnEndpoint()
+	var ce *CloseError
+	if errors.As(c.err, &ce) && ce.Code == CodeNoError {
+		return nil
+	}
+	return c.err
+}
+
+// CloseWithError closes the connection at once: unsent and unacknowledged
+// data is dropped, the peer's operations fail with a *CloseError carrying
+// code and reason (Remote set), and ours with the same error (Remote not
+// set).
+func (c *Conn) CloseWithError(code uint64, reason string) error {
+	c.onLoop(func() { c.closeLocal(code, reason) })
+	<-c.closed
+	c.closeOwnEndpoint()
+	return nil
+}
+
+// abort ends the connection without telling the peer (a Dial given up).
+func (c *Conn) abort(err error) {
+	c.onLoop(func() { c.end(err) })
+}
+
+func (c *Conn) closeOwnEndpoint() {
+	if c.ownsEndpoint.Load() {
+		go c.e.Close()
+	}
+}

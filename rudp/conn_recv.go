@@ -1,0 +1,185 @@
+package rudp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/rudp/internal/ack"
+)
+
+// handleInbound processes one datagram addressed to this connection and
+// returns its buffer to the pool.
+func (c *Conn) handleInbound(in inbound) {
+	defer c.e.putBuf(in.buf)
+	b := in.bytes()
+	switch {
+	case c.state == stateEnded:
+	case b[0] == wire.PacketType:
+		c.handleData(b, in)
+	case c.state != stateHandshake:
+		c.stats.dropped++ // a late handshake message
+	case handshake.MessageType(b[0]) == handshake.TypeResponse:
+		est, err := c.ini.ConsumeResponse(b, c.now)
+		if err != nil {
+			c.stats.dropped++
+			return
+		}
+		c.countRecv(len(b))
+		if err := c.establish(est, c.now); err != nil {
+			// The peer authenticated but speaks something else: say so.
+			c.closeLocal(CodeProtocolViolation, err.Error())
+		}
+	case handshake.MessageType(b[0]) == handshake.TypeCookieReply:
+		if err := c.ini.ConsumeCookieReply(b, c.now); err != nil {
+			c.stats.dropped++
+			return
+		}
+		c.countRecv(len(b))
+		c.sendInitiation(c.now) // at once, with the cookie
+	default:
+		c.stats.dropped++
+	}
+}
+
+func (c *Conn) countRecv(n int) {
+	c.stats.packetsReceived++
+	c.stats.bytesReceived += uint64(n)
+}
+
+// handleData authenticates a data packet and processes its frames.
+func (c *Conn) handleData(b []byte, in inbound) {
+	if c.state == stateHandshake {
+		c.stats.dropped++ // data before our handshake completed: cannot be ours
+		return
+	}
+	h, err := wire.ParseHeader(b)
+	if err != nil || h.ConnID != c.localID {
+		c.stats.dropped++
+		return
+	}
+	payload, err := c.sess.Recv.Open(b[wire.HeaderLen:wire.HeaderLen], b[wire.HeaderLen:], h.PN, h.KeyPhase, b[:wire.HeaderLen], c.now)
+	if err != nil {
+		c.stats.dropped++
+		if errors.Is(err, handshake.ErrIntegrityLimit) {
+			c.closeLocal(CodeIntegrityLimit, "too many forged packets")
+		}
+		return
+	}
+	c.countRecv(len(b))
+	c.lastRecv = c.now
+	if c.state == stateClosing {
+		// The peer has not seen our CLOSE yet; tell it again, but at most
+		// once per RTT, so a flood of packets is not answered in kind.
+		if c.now.Sub(c.lastClose) >= c.sender.RTT.SmoothedOrInitial() {
+			c.sendClose()
+		}
+		return
+	}
+	if !c.confirmed {
+		c.confirmed = true
+		if !c.e.confirmed(c) {
+			c.closeLocal(CodeAcceptQueueFull, "too many connections waiting to be accepted")
+			return
+		}
+	}
+	if h.PN > c.largestPN || c.stats.packetsReceived == 1 {
+		// The newest authenticated packet came from here: the peer moved
+		// (a NAT rebinding, a new network); follow it.
+		c.largestPN = h.PN
+		c.remote = in.from
+	}
+	eliciting, err := c.handleFrames(payload)
+	if err != nil {
+		c.closeLocal(CodeProtocolViolation, err.Error())
+		return
+	}
+	if c.state == stateOpen {
+		c.receiver.OnPacket(h.PN, eliciting, c.now)
+	}
+}
+
+// handleFrames processes a packet's frames and reports whether any asks
+// to be acknowledged. An error is a protocol violation by the peer.
+func (c *Conn) handleFrames(p []byte) (eliciting bool, err error) {
+	f := &c.frame
+	for len(p) > 0 {
+		n, err := wire.ParseFrame(p, f)
+		if err != nil {
+			return eliciting, fmt.Errorf("malformed frame: %v", err)
+		}
+		p = p[n:]
+		eliciting = eliciting || f.Type.AckEliciting()
+		switch f.Type {
+		case wire.FramePadding, wire.FramePing:
+		case wire.FrameAck:
+			if err := c.sender.OnAck(&f.Ack, c.now, c); err != nil {
+				return eliciting, err
+			}
+		case wire.FrameRequest:
+			c.stats.requests++
+			c.sender.OnRequest(&f.Ack, c)
+		case wire.FrameClose:
+			c.err = &CloseError{Code: f.Close.Code, Reason: string(f.Close.Reason), Remote: true}
+			c.end(c.err)
+			return eliciting, nil
+		case wire.FrameMessage, wire.FrameAbandon, wire.FrameMaxMessageData:
+			if err := c.msgs.HandleFrame(f); err != nil {
+				return eliciting, err
+			}
+		default:
+			if err := c.streams.HandleFrame(f); err != nil {
+				return eliciting, err
+			}
+		}
+	}
+	return eliciting, nil
+}
+
+// isStreamFrame reports whether frames of type t belong to the streams.
+func isStreamFrame(t wire.FrameType) bool {
+	switch t {
+	case wire.FrameStream, wire.FrameResetStream, wire.FrameStopSending,
+		wire.FrameMaxData, wire.FrameMaxStreamData, wire.FrameMaxStreams:
+		return true
+	}
+	return false
+}
+
+// OnAcked implements ack.Handler: each frame's owner hears of it, and
+// congestion control of the packet.
+func (c *Conn) OnAcked(p *ack.Packet) {
+	for _, f := range p.Frames {
+		switch {
+		case isStreamFrame(f.Type):
+			c.streams.OnAcked(f)
+		case f.Type == wire.FrameMessage || f.Type == wire.FrameAbandon || f.Type == wire.FrameMaxMessageData:
+			c.msgs.OnAcked(f)
+		case f.Type == wire.FrameAck:
+			c.receiver.OnAckAcknowledged(f.Offset)
+		}
+	}
+	if p.InFlight {
+		c.cc.OnAcked(c.now, p.Size, p.Sent)
+	}
+}
+
+// OnLost implements ack.Handler: lost frames go back to their owners to be
+// sent again if they still matter (ACKs and PINGs never are: the next ones
+// are fresh).
+func (c *Conn) OnLost(p *ack.Packet) {
+	for _, f := range p.Frames {
+		switch {
+		case isStreamFrame(f.Type):
+			c.streams.OnLost(f)
+		case f.Type == wire.FrameMessage || f.Type == wire.FrameAbandon || f.Type == wire.FrameMaxMessageData:
+			c.msgs.OnLost(f)
+		}
+	}
+	if p.InFlight {
+		c.cc.OnLost(c.now, p.Size, p.Sent)
+	}
+}
+
+var _ ack.Handler = (*Conn)(nil)

@@ -1,0 +1,179 @@
+package rudp
+
+import (
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/rudp/internal/ack"
+)
+
+// flush sends what is due, in batches: acknowledgments, requests, probes,
+// and data while the congestion window and the pacer allow.
+func (c *Conn) flush(now time.Time) {
+	c.pacingWait = 0
+	if c.state != stateOpen {
+		return
+	}
+	for {
+		n := 0
+		for n < batchSize {
+			if !c.appendPacket(now) {
+				break
+			}
+			n++
+		}
+		if n == 0 {
+			return
+		}
+		c.send()
+		if n < batchSize {
+			return
+		}
+	}
+}
+
+// send sends the packets in c.outRaw and returns their buffers.
+func (c *Conn) send() {
+	c.e.carrier.Send(c.outRaw, c.remote)
+	for _, b := range c.outBufs {
+		c.e.putBuf(b)
+	}
+	c.outBufs, c.outRaw = c.outBufs[:0], c.outRaw[:0]
+}
+
+// appendPacket builds the next packet into c.outRaw; false means there is
+// nothing (more) to send now.
+func (c *Conn) appendPacket(now time.Time) bool {
+	rtt := c.sender.RTT.SmoothedOrInitial()
+	ackDue := !c.receiver.AckDeadline().IsZero() && !now.Before(c.receiver.AckDeadline())
+	reqAt := c.receiver.RequestDeadline(rtt)
+	reqDue := !reqAt.IsZero() && !now.Before(reqAt)
+
+	// Data may go when the window has room and the pacer agrees; probes
+	// and keepalives go regardless (they are what tells us the path
+	// works).
+	rate := c.cc.PacingRate(rtt)
+	windowOpen := c.sender.BytesInFlight()+c.maxSend <= c.cc.Window()
+	hasData := c.streams.HasData() || c.msgs.HasData()
+	dataOK := false
+	if hasData && windowOpen {
+		if wait := c.pacer.Delay(now, rate, c.maxSend); wait > 0 {
+			c.pacingWait = wait
+		} else {
+			dataOK = true
+		}
+	}
+	force := c.probes > 0 || c.ping
+	if !ackDue && !reqDue && !dataOK && !force {
+		return false
+	}
+
+	buf := c.e.getBuf()
+	b := (*buf)[:0]
+	phase := c.sess.Send.Phase(now)
+	pn := c.nextPN
+	b = wire.AppendHeader(b, wire.Header{KeyPhase: phase, ConnID: c.peerID, PN: pn})
+	start := len(b)
+	budget := c.maxSend - handshake.TagSize
+	room := func() int { return budget - len(b) }
+	frames := c.sender.NewFrames()
+
+	if !c.receiver.AckDeadline().IsZero() || ackDue {
+		var largest uint64
+		var ok bool
+		if b, largest, ok = c.receiver.AppendAck(b, now, room()); ok {
+			frames = append(frames, wire.Sent{Type: wire.FrameAck, Offset: largest})
+		}
+	}
+	if reqDue {
+		var ok bool
+		if b, ok = c.receiver.AppendRequest(b, now, rtt, room()); ok {
+			frames = append(frames, wire.Sent{Type: wire.FrameRequest})
+			c.stats.requestsSent++
+		}
+	}
+	if dataOK || c.probes > 0 {
+		// Streams and messages take turns at filling packets first, so
+		// neither starves the other.
+		c.streamsFirst = !c.streamsFirst
+		if c.streamsFirst {
+			b, frames = c.streams.AppendFrames(b, room(), frames)
+			b, frames = c.msgs.AppendFrames(b, room(), frames)
+		} else {
+			b, frames = c.msgs.AppendFrames(b, room(), frames)
+			b, frames = c.streams.AppendFrames(b, room(), frames)
+		}
+	}
+	eliciting := false
+	for _, f := range frames {
+		eliciting = eliciting || f.Type.AckEliciting()
+	}
+	if !eliciting && force {
+		b = wire.AppendPing(b)
+		frames = append(frames, wire.Sent{Type: wire.FramePing})
+		eliciting = true
+	}
+	if len(b) == start {
+		c.e.putBuf(buf) // nothing to say after all; pn stays unused
+		return false
+	}
+	if eliciting {
+		c.probes = max(c.probes-1, 0)
+		c.ping = false
+	}
+	ct := c.sess.Send.Seal(b[start:start], b[start:], pn, b[:start])
+	b = b[:start+len(ct)]
+	c.nextPN++
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), AckEliciting: eliciting, InFlight: eliciting, Frames: frames})
+	if eliciting {
+		c.cc.OnSent(now, len(b))
+		c.pacer.OnSent(now, rate, len(b))
+		c.lastSent = now
+	}
+	c.stats.packetsSent++
+	c.stats.bytesSent += uint64(len(b))
+	*buf = b[:cap(b)]
+	c.outBufs = append(c.outBufs, buf)
+	c.outRaw = append(c.outRaw, b)
+	return true
+}
+
+// closeLocal closes the connection from this side: the peer is told with
+// a CLOSE, and for a few PTOs packets from it are answered with CLOSE
+// again, in case ours was lost.
+func (c *Conn) closeLocal(code uint64, reason string) {
+	if c.state != stateOpen {
+		if c.state == stateHandshake {
+			c.end(&CloseError{Code: code, Reason: reason})
+		}
+		return
+	}
+	c.err = &CloseError{Code: code, Reason: reason}
+	c.streams.CloseAll(c.err)
+	c.msgs.CloseAll(c.err)
+	c.closeCode, c.closeReason = code, reason
+	c.state = stateClosing
+	close(c.closed)
+	c.closingUntil = c.now.Add(time.Duration(closeLinger) * c.sender.RTT.PTO(maxAckDelay))
+	c.sendClose()
+}
+
+// sendClose sends a packet holding only our CLOSE.
+func (c *Conn) sendClose() {
+	buf := c.e.getBuf()
+	b := (*buf)[:0]
+	phase := c.sess.Send.Phase(c.now)
+	pn := c.nextPN
+	c.nextPN++
+	b = wire.AppendHeader(b, wire.Header{KeyPhase: phase, ConnID: c.peerID, PN: pn})
+	start := len(b)
+	b = wire.AppendClose(b, c.closeCode, c.closeReason)
+	ct := c.sess.Send.Seal(b[start:start], b[start:], pn, b[:start])
+	b = b[:start+len(ct)]
+	c.e.carrier.Send([][]byte{b}, c.remote)
+	c.e.putBuf(buf)
+	c.lastClose = c.now
+	c.stats.packetsSent++
+	c.stats.bytesSent += uint64(len(b))
+}

@@ -1,0 +1,79 @@
+package rudp
+
+import (
+	"time"
+)
+
+// connCounters are a connection's counters, owned by its loop.
+type connCounters struct {
+	packetsSent, packetsReceived uint64
+	bytesSent, bytesReceived     uint64
+	dropped                      uint64
+	ptos                         uint64
+	requests, requestsSent       uint64
+}
+
+// Stats describe a connection at one moment.
+type Stats struct {
+	PacketsSent     uint64 // datagrams sent, handshake included
+	PacketsReceived uint64 // datagrams received and authenticated
+	BytesSent       uint64 // bytes on the wire, headers and tags included
+	BytesReceived   uint64
+	// PacketsLost is how many packets loss detection declared lost (their
+	// frames were resent if they still mattered).
+	PacketsLost uint64
+	// Retransmitted is how many bytes of stream and message data were
+	// sent again.
+	Retransmitted uint64
+	// PacketsDropped counts packets that reached the connection but were
+	// refused: failed authentication, replays, unknown key phase, late
+	// handshake messages.
+	PacketsDropped uint64
+	// ProbeTimeouts counts probe timeouts (tail losses, outages).
+	ProbeTimeouts uint64
+	// RequestsReceived and RequestsSent count REQUEST frames, the explicit
+	// missing-packet requests.
+	RequestsReceived, RequestsSent uint64
+
+	SmoothedRTT, MinRTT, RTTVar, LatestRTT time.Duration
+	CongestionWindow                       int // bytes
+	BytesInFlight                          int
+	Path                                   string // "udp 192.0.2.1:4000"
+	Suite                                  string // the AEAD protecting the packets
+}
+
+// Stats returns the connection's statistics; after it ended, the last ones.
+func (c *Conn) Stats() Stats {
+	var s Stats
+	if !c.onLoop(func() { s = c.snapshot() }) {
+		s = c.final
+	}
+	return s
+}
+
+// snapshot reads the loop's state into a Stats; it runs on the loop.
+func (c *Conn) snapshot() Stats {
+	s := Stats{
+		PacketsSent:      c.stats.packetsSent,
+		PacketsReceived:  c.stats.packetsReceived,
+		BytesSent:        c.stats.bytesSent,
+		BytesReceived:    c.stats.bytesReceived,
+		PacketsLost:      c.sender.Lost(),
+		PacketsDropped:   c.stats.dropped,
+		ProbeTimeouts:    c.stats.ptos,
+		RequestsReceived: c.stats.requests,
+		RequestsSent:     c.stats.requestsSent,
+		SmoothedRTT:      c.sender.RTT.Smoothed,
+		MinRTT:           c.sender.RTT.Min,
+		RTTVar:           c.sender.RTT.Var,
+		LatestRTT:        c.sender.RTT.Latest,
+		BytesInFlight:    c.sender.BytesInFlight(),
+		Path:             "udp " + c.remote.String(),
+	}
+	if c.cc != nil {
+		s.CongestionWindow = c.cc.Window()
+		s.Suite = c.suite.String()
+		s.Retransmitted = c.streams.Retransmitted() + c.msgs.Retransmitted()
+	}
+	return s
+}

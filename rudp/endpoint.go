@@ -1,0 +1,511 @@
+package rudp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/rudp/internal/carrier"
+)
+
+// An Endpoint serves connections on one socket: it dials, accepts, and
+// finds each arriving packet's connection by the connection ID in its
+// header, never by its source address, so a connection lives on when its
+// peer's address changes.
+type Endpoint struct {
+	cfg       *config
+	log       *slog.Logger
+	carrier   carrier.Carrier
+	responder *handshake.Responder
+	accepting bool
+	bufs      sync.Pool // *[]byte of cfg.recvBufSize(), for packets both ways
+
+	// mu guards conns, pending and closing.
+	mu      sync.Mutex
+	conns   map[uint64]*Conn // by our connection ID
+	pending int              // responder connections not yet confirmed
+	closing bool
+
+	acceptQ chan *Conn
+	hsQ     chan inbound
+	done    chan struct{} // closed by Close
+	loops   sync.WaitGroup
+	workers sync.WaitGroup
+
+	counters endpointCounters
+}
+
+// endpointCounters count what the endpoint dropped, by reason: bad input
+// from the network is counted, never answered or logged per packet.
+type endpointCounters struct {
+	unknownConn, malformed, queueFull, handshakeDropped, cookiesSent, handshakesAccepted atomic.Uint64
+}
+
+// EndpointStats are an endpoint's counters.
+type EndpointStats struct {
+	Connections        int    // open connections, including handshaking ones
+	DroppedUnknownConn uint64 // packets for no connection of ours
+	DroppedMalformed   uint64 // datagrams that are neither data nor handshake packets
+	DroppedQueueFull   uint64 // packets dropped because a connection or the handshake worker fell behind
+	HandshakesDropped  uint64 // initiations refused: bad mac1, authentication, replay, not allowed, limits
+	CookiesSent        uint64 // cookie replies sent under load
+	HandshakesAccepted uint64 // initiations answered with a response
+}
+
+// inbound is one received datagram on its way to a connection.
+type inbound struct {
+	buf  *[]byte
+	n    int
+	from netip.AddrPort
+}
+
+func (in inbound) bytes() []byte { return (*in.buf)[:in.n] }
+
+// Listen opens a UDP socket on address ("host:port"; network "udp",
+// "udp4" or "udp6") and returns a Listener that accepts connections on
+// it. The Listener's endpoint can also dial.
+func Listen(network, address string, cfg *Config) (*Listener, error) {
+	conn, err := listenUDP(network, address)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEndpoint(carrier.NewUDP(conn), cfg, true)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Listener{e: e}, nil
+}
+
+// NewEndpoint serves connections on pc, which it owns from now on: a UDP
+// socket, or any other net.PacketConn (an in-memory test link, say).
+// A *net.UDPConn gets batched system calls.
+func NewEndpoint(pc net.PacketConn, cfg *Config) (*Endpoint, error) {
+	var c carrier.Carrier
+	if u, ok := pc.(*net.UDPConn); ok {
+		c = carrier.NewUDP(u)
+	} else {
+		c = carrier.NewPacketConn(pc, carrier.MaxUDPPayload)
+	}
+	return newEndpoint(c, cfg, true)
+}
+
+func listenUDP(network, address string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("rudp: %w", err)
+	}
+	conn, err := net.ListenUDP(network, ua)
+	if err != nil {
+		return nil, fmt.Errorf("rudp: %w", err)
+	}
+	return conn, nil
+}
+
+func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, error) {
+	rc, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	e := &Endpoint{
+		cfg:       rc,
+		log:       rc.log(),
+		carrier:   c,
+		accepting: accepting,
+		conns:     map[uint64]*Conn{},
+		acceptQ:   make(chan *Conn, rc.AcceptQueue),
+		hsQ:       make(chan inbound, handshakeQueue),
+		done:      make(chan struct{}),
+	}
+	size := rc.recvBufSize()
+	e.bufs.New = func() any { b := make([]byte, size); return &b }
+	e.responder, err = handshake.NewResponder(handshake.ResponderConfig{
+		Identity: rc.Identity,
+		Allow:    rc.Allow,
+		Accept:   rc.Accept,
+		Params:   rc.transportParams().encode(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rudp: %w", err)
+	}
+	// The parameters must fit the initiator's message too; check now so
+	// that a bad Config fails here and not at the first Dial.
+	if _, err := handshake.NewInitiator(handshake.InitiatorConfig{Identity: rc.Identity, Peer: rc.Identity.Card(), Params: rc.transportParams().encode()}); err != nil {
+		return nil, fmt.Errorf("rudp: %w", err)
+	}
+	e.workers.Add(2)
+	go e.readLoop()
+	go e.handshakeLoop()
+	return e, nil
+}
+
+// Identity returns the endpoint's identity.
+func (e *Endpoint) Identity() *handshake.Identity { return e.cfg.Identity }
+
+// Addr returns the endpoint's local address.
+func (e *Endpoint) Addr() net.Addr { return e.carrier.LocalAddr() }
+
+func (e *Endpoint) getBuf() *[]byte  { return e.bufs.Get().(*[]byte) }
+func (e *Endpoint) putBuf(b *[]byte) { e.bufs.Put(b) }
+
+// newConnID returns a random connection ID not in use; the caller holds
+// e.mu. Random, so IDs say nothing about how many connections there are
+// and cannot be guessed by an off-path attacker.
+func (e *Endpoint) newConnID() uint64 {
+	for {
+		var b [8]byte
+		rand.Read(b[:])
+		id := binary.BigEndian.Uint64(b[:])
+		if _, taken := e.conns[id]; !taken && id != 0 {
+			return id
+		}
+	}
+}
+
+// readLoop reads datagrams in batches and hands each to its connection.
+func (e *Endpoint) readLoop() {
+	defer e.workers.Done()
+	bufs := make([]*[]byte, batchSize)
+	raw := make([][]byte, batchSize)
+	sizes := make([]int, batchSize)
+	addrs := make([]netip.AddrPort, batchSize)
+	for i := range bufs {
+		bufs[i] = e.getBuf()
+		raw[i] = *bufs[i]
+	}
+	for {
+		n, err := e.carrier.Recv(raw, sizes, addrs)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || e.isDone() {
+				return
+			}
+			e.log.Debug("rudp: read error", "err", err)
+			continue
+		}
+		for i := range n {
+			if e.dispatch(inbound{buf: bufs[i], n: sizes[i], from: addrs[i]}) {
+				bufs[i] = e.getBuf()
+				raw[i] = *bufs[i]
+			}
+		}
+	}
+}
+
+func (e *Endpoint) isDone() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// dispatch routes one datagram; it reports whether it kept the buffer.
+func (e *Endpoint) dispatch(in inbound) bool {
+	b := in.bytes()
+	if len(b) == 0 {
+		e.counters.malformed.Add(1)
+		return false
+	}
+	var id uint64
+	switch {
+	case b[0] == wire.PacketType:
+		var ok bool
+		if id, ok = wire.ConnID(b); !ok {
+			e.counters.malformed.Add(1)
+			return false
+		}
+	default:
+		t, hid, ok := handshake.Peek(b)
+		if !ok {
+			e.counters.malformed.Add(1)
+			return false
+		}
+		if t == handshake.TypeInitiation {
+			if !e.accepting {
+				e.counters.handshakeDropped.Add(1)
+				return false
+			}
+			select {
+			case e.hsQ <- in:
+				return true
+			default:
+				e.counters.queueFull.Add(1)
+				return false
+			}
+		}
+		id = hid // a response or cookie reply for one of our dials
+	}
+	e.mu.Lock()
+	c := e.conns[id]
+	e.mu.Unlock()
+	if c == nil {
+		e.counters.unknownConn.Add(1)
+		return false
+	}
+	select {
+	case c.in <- in:
+		return true
+	default:
+		e.counters.queueFull.Add(1)
+		return false
+	}
+}
+
+// handshakeLoop answers initiations, off the read loop: a handshake costs
+// a quarter of a millisecond of CPU, which would stall every connection's
+// packets behind it.
+func (e *Endpoint) handshakeLoop() {
+	defer e.workers.Done()
+	for {
+		select {
+		case <-e.done:
+			return
+		case in := <-e.hsQ:
+			e.answer(in)
+			e.putBuf(in.buf)
+		}
+	}
+}
+
+// answer processes one initiation.
+func (e *Endpoint) answer(in inbound) {
+	src, _ := in.from.MarshalBinary()
+	now := time.Now()
+	init, reply, err := e.responder.ConsumeInitiation(in.bytes(), src, now)
+	switch {
+	case reply != nil:
+		e.counters.cookiesSent.Add(1)
+		e.carrier.Send([][]byte{reply}, in.from)
+		return
+	case err != nil:
+		e.counters.handshakeDropped.Add(1)
+		return
+	}
+	e.mu.Lock()
+	if e.closing || e.pending >= maxPending {
+		e.mu.Unlock()
+		e.counters.handshakeDropped.Add(1)
+		return
+	}
+	id := e.newConnID()
+	resp, est, err := init.Respond(id, now)
+	if err != nil {
+		e.mu.Unlock()
+		e.counters.handshakeDropped.Add(1)
+		return
+	}
+	c, err := newConn(e, false, id, in.from)
+	if err == nil {
+		err = c.establish(est, now)
+	}
+	if err != nil {
+		e.mu.Unlock()
+		e.log.Debug("rudp: refused initiation", "err", err)
+		e.counters.handshakeDropped.Add(1)
+		return
+	}
+	e.conns[id] = c
+	e.pending++
+	e.loops.Add(1)
+	e.mu.Unlock()
+	e.counters.handshakesAccepted.Add(1)
+	e.carrier.Send([][]byte{resp}, in.from)
+	go c.run()
+}
+
+// confirmed moves a responder connection, now proven live, to the accept
+// queue; it reports false (and the connection is refused) when the queue
+// is full.
+func (e *Endpoint) confirmed(c *Conn) bool {
+	e.mu.Lock()
+	e.pending--
+	e.mu.Unlock()
+	select {
+	case e.acceptQ <- c:
+		return true
+	default:
+		return false
+	}
+}
+
+// remove forgets a connection that ended.
+func (e *Endpoint) remove(c *Conn, wasPending bool) {
+	e.mu.Lock()
+	delete(e.conns, c.localID)
+	if wasPending {
+		e.pending--
+	}
+	e.mu.Unlock()
+}
+
+// Accept returns the next connection a peer established with this
+// endpoint.
+func (e *Endpoint) Accept(ctx context.Context) (*Conn, error) {
+	select {
+	case c := <-e.acceptQ:
+		return c, nil
+	case <-e.done:
+		return nil, fmt.Errorf("rudp: accept: %w", net.ErrClosed)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Dial connects to the peer with identity peer at addr ("host:port")
+// through this endpoint. ctx bounds the whole handshake, as does the
+// configured HandshakeTimeout.
+func (e *Endpoint) Dial(ctx context.Context, addr string, peer handshake.Card) (*Conn, error) {
+	ap, err := resolve(addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.dialAddr(ctx, ap, peer)
+}
+
+func resolve(addr string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("rudp: %w", err)
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+func (e *Endpoint) dialAddr(ctx context.Context, addr netip.AddrPort, peer handshake.Card) (*Conn, error) {
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("rudp: dial: %w", net.ErrClosed)
+	}
+	id := e.newConnID()
+	c, err := newConn(e, true, id, addr)
+	if err == nil {
+		c.ini, err = handshake.NewInitiator(handshake.InitiatorConfig{
+			Identity: e.cfg.Identity, Peer: peer, LocalID: id, Params: e.cfg.transportParams().encode(),
+		})
+	}
+	if err != nil {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("rudp: dial %v: %w", addr, err)
+	}
+	e.conns[id] = c
+	e.loops.Add(1)
+	e.mu.Unlock()
+	go c.run()
+	select {
+	case <-c.established:
+		return c, nil
+	case <-c.done:
+		return nil, fmt.Errorf("rudp: dial %v: %w", addr, c.err)
+	case <-ctx.Done():
+		c.abort(ctx.Err())
+		<-c.done
+		return nil, fmt.Errorf("rudp: dial %v: %w", addr, ctx.Err())
+	}
+}
+
+// Stats returns the endpoint's counters.
+func (e *Endpoint) Stats() EndpointStats {
+	e.mu.Lock()
+	n := len(e.conns)
+	e.mu.Unlock()
+	return EndpointStats{
+		Connections:        n,
+		DroppedUnknownConn: e.counters.unknownConn.Load(),
+		DroppedMalformed:   e.counters.malformed.Load(),
+		DroppedQueueFull:   e.counters.queueFull.Load(),
+		HandshakesDropped:  e.counters.handshakeDropped.Load(),
+		CookiesSent:        e.counters.cookiesSent.Load(),
+		HandshakesAccepted: e.counters.handshakesAccepted.Load(),
+	}
+}
+
+// Close closes every connection (each peer is told, with
+// CodeEndpointClosed) and then the socket.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closing = true
+	e.mu.Unlock()
+	close(e.done)
+	e.loops.Wait()
+	err := e.carrier.Close()
+	e.workers.Wait()
+	for {
+		select {
+		case in := <-e.hsQ:
+			e.putBuf(in.buf)
+		default:
+			return err
+		}
+	}
+}
+
+// Listener accepts connections on an endpoint of its own.
+type Listener struct {
+	e *Endpoint
+}
+
+// Accept returns the next connection.
+func (l *Listener) Accept(ctx context.Context) (*Conn, error) { return l.e.Accept(ctx) }
+
+// Addr returns the address the listener is bound to.
+func (l *Listener) Addr() net.Addr { return l.e.Addr() }
+
+// Endpoint returns the listener's endpoint, to dial from the same socket
+// or read its counters.
+func (l *Listener) Endpoint() *Endpoint { return l.e }
+
+// Close closes the listener, its endpoint and every connection on it.
+func (l *Listener) Close() error { return l.e.Close() }
+
+// Dial connects to the peer with identity peer at address ("host:port") from
+// a new UDP socket of its own, which closes with the connection.
+func Dial(ctx context.Context, network, address string, peer handshake.Card, cfg *Config) (*Conn, error) {
+	ap, err := resolve(address)
+	if err != nil {
+		return nil, err
+	}
+	local := "0.0.0.0:0"
+	if ap.Addr().Is6() {
+		local = "[::]:0"
+	}
+	conn, err := listenUDP(network, local)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEndpoint(carrier.NewUDP(conn), cfg, false)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c, err := e.dialAddr(ctx, ap, peer)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	c.ownsEndpoint.Store(true)
+	select {
+	case <-c.done: // ended before it owned the endpoint: finish could not close it
+		go e.Close()
+	default:
+	}
+	return c, nil
+}

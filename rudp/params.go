@@ -1,0 +1,51 @@
+package rudp
+
+import "time"
+
+// Timing constants of the engine. They are variables only so that tests
+// can shrink them; nothing else changes them.
+var (
+	// maxAckDelay is how long a receiver may hold an acknowledgment,
+	// QUIC's default (RFC 9000 section 18.2): long enough for a second
+	// packet to share it, short against any RTT worth pacing for.
+	maxAckDelay = 25 * time.Millisecond
+
+	// handshakeRetry is the first wait before an initiation is sent
+	// again; it doubles up to handshakeRetryMax. One second is QUIC's
+	// initial PTO for a path with no RTT estimate (RFC 9002: 2 x 333 ms,
+	// rounded up) and WireGuard retries after 5 s; the doubling covers
+	// both slow paths and a responder busy with a flood.
+	handshakeRetry    = time.Second
+	handshakeRetryMax = 5 * time.Second
+
+	// closeLinger is how long a closed connection keeps answering the
+	// peer's packets with its CLOSE, in case the first CLOSE was lost, in
+	// units of the PTO (RFC 9000 section 10.2 says three).
+	closeLinger = 3
+
+	// pendingTimeout is how long a responder keeps a connection that
+	// answered an initiation but has not heard from the initiator since:
+	// the handshake timeout of an honest initiator, after which it has
+	// given up too.
+	pendingTimeout = 10 * time.Second
+)
+
+// Limits of an endpoint.
+const (
+	// inboundQueue is how many packets wait for a connection's loop before
+	// more are dropped, like a socket buffer: about 1.4 MB of 1200-byte
+	// packets, more than a loop falls behind in one scheduling slice.
+	inboundQueue = 1024
+	// handshakeQueue is how many initiations wait for the handshake
+	// worker; beyond it they are dropped, which the cookie mechanism
+	// makes harmless (an honest initiator retries).
+	handshakeQueue = 256
+	// maxPending bounds connections that answered an initiation and wait
+	// for the initiator's first packet, so a replay of many initiations
+	// cannot pile them up.
+	maxPending = 1024
+	// batchSize is how many datagrams one read or write syscall moves.
+	// quic-go and wireguard-go use 64 and 128; on loopback the receiver
+	// rarely finds more than 10 waiting (limits.md).
+	batchSize = 64
+)
