@@ -56,7 +56,9 @@ type Config struct {
 	MessageTTL time.Duration
 
 	// AcceptQueue is how many established connections may wait for
-	// Accept; more are refused. Zero: 128.
+	// Accept; more are refused (CodeAcceptQueueFull). Zero: 1024, a
+	// listen backlog of the order Linux allows TCP (somaxconn is 4096):
+	// a burst of connections arrives faster than an accept loop runs.
 	AcceptQueue int
 
 	// Logger receives connection events (not one line per packet); nil is
@@ -101,7 +103,7 @@ func (c *Config) resolve() (*config, error) {
 		return nil, fmt.Errorf("rudp: MaxDatagram %d out of range [%d, 65507]", cfg.MaxDatagram, minDatagram)
 	}
 	if cfg.AcceptQueue <= 0 {
-		cfg.AcceptQueue = 128
+		cfg.AcceptQueue = 1024
 	}
 	for name, v := range map[string]int{"StreamWindow": cfg.StreamWindow, "ConnWindow": cfg.ConnWindow,
 		"SendBuffer": cfg.SendBuffer, "MaxIncomingStreams": cfg.MaxIncomingStreams, "MessageWindow": cfg.MessageWindow} {

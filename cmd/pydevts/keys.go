@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -12,7 +11,8 @@ import (
 )
 
 // runKeygen: pydevts keygen [--force] FILE
-func runKeygen(args []string, stdout, stderr io.Writer) error {
+func runKeygen(args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
 	fl := newFlags("keygen", "FILE", stderr)
 	force := fl.Bool("force", false, "replace FILE if it exists")
 	pos, err := parseFlags(fl, args)
@@ -38,7 +38,8 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 }
 
 // runID: pydevts id [--fingerprint] FILE|PUBLIC-ID
-func runID(args []string, stdout, stderr io.Writer) error {
+func runID(args []string, std stdio) error {
+	stdout, stderr := std.out, std.errOut
 	fl := newFlags("id", "FILE|PUBLIC-ID", stderr)
 	fp := fl.Bool("fingerprint", false, "print the 64-character fingerprint instead of the public identity")
 	pos, err := parseFlags(fl, args)

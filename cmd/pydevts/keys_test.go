@@ -13,7 +13,7 @@ import (
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	code = run(args, &o, &e)
+	code = run(args, stdio{strings.NewReader(""), &o, &e})
 	return code, o.String(), e.String()
 }
 

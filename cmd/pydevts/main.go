@@ -15,16 +15,24 @@ import (
 // A command is one subcommand: run gets the arguments after its name.
 type command struct {
 	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
+	run     func(args []string, io stdio) error
+}
+
+// stdio is a command's standard streams.
+type stdio struct {
+	in          io.Reader
+	out, errOut io.Writer
 }
 
 var commands = map[string]command{
 	"keygen": {"write a new identity to a key file", runKeygen},
 	"id":     {"print the public identity (or fingerprint) of a key file", runID},
+	"listen": {"accept one connection and copy its stream (or messages) to stdout", runListen},
+	"dial":   {"connect to a peer and copy stdin into a stream (or messages)", runDial},
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr}))
 }
 
 // errUsage marks an error in how the command was called; it exits 2.
@@ -32,7 +40,8 @@ var errUsage = errors.New("usage")
 
 // run runs the command line args and returns the exit status: 0 on success,
 // 1 on failure, 2 on a usage error. Every error is one line on stderr.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, std stdio) int {
+	stderr := std.errOut
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -45,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pydevts: unknown command %q (run pydevts help)\n", args[0])
 		return 2
 	}
-	err := cmd.run(args[1:], stdout, stderr)
+	err := cmd.run(args[1:], std)
 	switch {
 	case err == nil:
 		return 0

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/message"
+	"github.com/pydevts/pydevts/rudp"
+)
+
+// connFlags are the flags listen and dial share.
+type connFlags struct {
+	key      string
+	messages bool
+	stats    bool
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.key, "key", "", "identity key `file` (default: a fresh identity)")
+	fs.BoolVar(&c.messages, "messages", false, "one message per line instead of a stream")
+	fs.BoolVar(&c.stats, "stats", false, "print the connection's final statistics as JSON on stderr")
+}
+
+// identity loads --key, or makes a fresh identity (fresh says which).
+func (c *connFlags) identity() (id *handshake.Identity, fresh bool, err error) {
+	if c.key == "" {
+		id, err = handshake.NewIdentity()
+		return id, true, err
+	}
+	id, err = handshake.LoadKeyFile(c.key)
+	return id, false, err
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// interrupted returns a context that ends on SIGINT or SIGTERM.
+func interrupted() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
+}
+
+// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] ADDR
+func runListen(args []string, std stdio) error {
+	fl := newFlags("listen", "ADDR", std.errOut)
+	var cf connFlags
+	cf.register(fl)
+	var allow multiFlag
+	fl.Var(&allow, "allow", "accept only this peer (`ID`: fingerprint or public identity); repeatable")
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "the address to listen on (host:port)"); err != nil {
+		return err
+	}
+	id, fresh, err := cf.identity()
+	if err != nil {
+		return err
+	}
+	var fps []string
+	for _, a := range allow {
+		card, err := loadCardArg(a)
+		if err != nil {
+			return fmt.Errorf("--allow %s: %w", a, err)
+		}
+		fps = append(fps, card)
+	}
+	l, err := rudp.Listen("udp", pos[0], &rudp.Config{Identity: id, Allow: fps})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if fresh {
+		fmt.Fprintf(std.errOut, "identity: %s\n", id.Card())
+	}
+	fmt.Fprintf(std.errOut, "listening on %s\n", l.Addr())
+
+	ctx, stop := interrupted()
+	defer stop()
+	c, err := l.Accept(ctx)
+	if err != nil {
+		return interruptedErr(ctx, err)
+	}
+	go func() {
+		<-ctx.Done()
+		c.CloseWithError(1, "interrupted")
+	}()
+	if cf.messages {
+		err = receiveLines(ctx, c, std.out)
+	} else {
+		err = receiveStream(ctx, c, std.out)
+	}
+	if cf.stats {
+		printStats(std.errOut, c.Stats())
+	}
+	return interruptedErr(ctx, err)
+}
+
+// receiveStream copies the connection's first stream to out, then waits
+// for the peer to close the connection.
+func receiveStream(ctx context.Context, c *rudp.Conn, out io.Writer) error {
+	s, err := c.AcceptStream(ctx)
+	if err != nil {
+		return closedCleanly(err)
+	}
+	w := bufio.NewWriterSize(out, 64<<10)
+	if _, err := io.Copy(w, s); err != nil {
+		return closedCleanly(err)
+	}
+	if err := w.Flush(); err != nil {
+		c.CloseWithError(1, "output failed")
+		return err
+	}
+	s.Close()
+	<-c.Done()
+	return closedCleanly(c.Err())
+}
+
+// receiveLines prints each message as a line until the peer closes.
+func receiveLines(ctx context.Context, c *rudp.Conn, out io.Writer) error {
+	for {
+		m, err := c.ReceiveMessage(ctx)
+		if err != nil {
+			return closedCleanly(err)
+		}
+		if _, err := fmt.Fprintf(out, "%s\n", m); err != nil {
+			c.CloseWithError(1, "output failed")
+			return err
+		}
+	}
+}
+
+// closedCleanly turns the peer's graceful close into success.
+func closedCleanly(err error) error {
+	var ce *rudp.CloseError
+	if errors.As(err, &ce) && ce.Code == rudp.CodeNoError && ce.Remote {
+		return nil
+	}
+	return err
+}
+
+func interruptedErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return err
+}
+
+// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] ADDR
+func runDial(args []string, std stdio) error {
+	fl := newFlags("dial", "ADDR", std.errOut)
+	var cf connFlags
+	cf.register(fl)
+	peerArg := fl.String("peer", "", "the peer's public identity (`ID`, pydevts1:...); required")
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "the address to dial (host:port)"); err != nil {
+		return err
+	}
+	if *peerArg == "" {
+		return fmt.Errorf("%w: --peer is required (the public identity the listener printed)", errUsage)
+	}
+	peer, err := handshake.ParseCard(*peerArg)
+	if err != nil {
+		return fmt.Errorf("--peer: %w", err)
+	}
+	id, _, err := cf.identity()
+	if err != nil {
+		return err
+	}
+	ctx, stop := interrupted()
+	defer stop()
+	c, err := rudp.Dial(ctx, "udp", pos[0], peer, &rudp.Config{Identity: id})
+	if err != nil {
+		return interruptedErr(ctx, err)
+	}
+	go func() {
+		<-ctx.Done()
+		c.CloseWithError(1, "interrupted")
+	}()
+	if cf.messages {
+		err = sendLines(ctx, c, std.in)
+	} else {
+		err = sendStream(ctx, c, std.in)
+	}
+	if err == nil {
+		// Returns once the peer has acknowledged every byte and message.
+		err = c.Close()
+	} else {
+		c.CloseWithError(1, "sender failed")
+	}
+	if cf.stats {
+		printStats(std.errOut, c.Stats())
+	}
+	return interruptedErr(ctx, err)
+}
+
+func sendStream(ctx context.Context, c *rudp.Conn, in io.Reader) error {
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(s, in); err != nil {
+		return err
+	}
+	return s.CloseWrite()
+}
+
+// sendLines sends each line of in as a message, up to 64 at a time
+// (messages are unordered anyway; waiting for each one's acknowledgment
+// before the next would cost a round trip per line).
+func sendLines(ctx context.Context, c *rudp.Conn, in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), message.MaxSize)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, 64)
+	for sc.Scan() {
+		line := append([]byte(nil), sc.Bytes()...)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := c.SendMessage(ctx, line); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("a line is longer than the largest message (%d bytes)", message.MaxSize)
+		}
+		return err
+	}
+	return first
+}
+
+// printStats writes s as one JSON object; durations in milliseconds.
+func printStats(w io.Writer, s rudp.Stats) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b, _ := json.Marshal(map[string]any{
+		"packets_sent": s.PacketsSent, "packets_received": s.PacketsReceived,
+		"bytes_sent": s.BytesSent, "bytes_received": s.BytesReceived,
+		"packets_lost": s.PacketsLost, "retransmitted_bytes": s.Retransmitted,
+		"packets_dropped": s.PacketsDropped, "probe_timeouts": s.ProbeTimeouts,
+		"requests_received": s.RequestsReceived, "requests_sent": s.RequestsSent,
+		"smoothed_rtt_ms": ms(s.SmoothedRTT), "min_rtt_ms": ms(s.MinRTT),
+		"rtt_var_ms": ms(s.RTTVar), "latest_rtt_ms": ms(s.LatestRTT),
+		"congestion_window": s.CongestionWindow, "bytes_in_flight": s.BytesInFlight,
+		"path": s.Path, "suite": s.Suite,
+	})
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// loadCardArg turns an --allow value (a fingerprint, or a public identity)
+// into a fingerprint.
+func loadCardArg(v string) (string, error) {
+	if strings.HasPrefix(v, "pydevts1:") {
+		c, err := handshake.ParseCard(v)
+		if err != nil {
+			return "", err
+		}
+		return c.Fingerprint(), nil
+	}
+	return v, nil // NewResponder checks it is 64 hex characters
+}

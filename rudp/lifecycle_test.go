@@ -1,0 +1,324 @@
+package rudp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pydevts/pydevts/bench/linkemu"
+	"github.com/pydevts/pydevts/handshake"
+)
+
+// pair is two endpoints joined by an in-memory link; run it inside a
+// synctest bubble.
+type pair struct {
+	la, lb *linkemu.MemConn
+	ea, eb *Endpoint
+}
+
+func newPair(t *testing.T, spec linkemu.Spec, cfgA, cfgB *Config) *pair {
+	t.Helper()
+	la, lb, err := linkemu.MemPair(linkemu.MemConfig{AB: spec, BA: spec, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pair{la: la, lb: lb}
+	if p.ea, err = NewEndpoint(la, cfgA); err != nil {
+		t.Fatal(err)
+	}
+	if p.eb, err = NewEndpoint(lb, cfgB); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.ea.Close()
+		p.eb.Close()
+	})
+	return p
+}
+
+var link10ms = linkemu.Spec{Delay: 10 * time.Millisecond}
+
+// connect dials from a to b and accepts there.
+func (p *pair) connect(t *testing.T) (client, server *Conn) {
+	t.Helper()
+	ctx := context.Background()
+	accepted := make(chan *Conn, 1)
+	go func() {
+		c, err := p.eb.Accept(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	c, err := p.ea.Dial(ctx, p.lb.LocalAddr().String(), p.eb.Identity().Card())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, <-accepted
+}
+
+func TestCloseWithError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, link10ms, nil, nil)
+		client, server := p.connect(t)
+		ctx := context.Background()
+		s, _ := client.OpenStream(ctx)
+		s.Write([]byte("x"))
+		ss, err := server.AcceptStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss.Read(make([]byte, 1))
+		readErr := make(chan error, 1)
+		go func() { _, err := ss.Read(make([]byte, 1)); readErr <- err }()
+		msgErr := make(chan error, 1)
+		go func() { _, err := server.ReceiveMessage(ctx); msgErr <- err }()
+		synctest.Wait()
+
+		client.CloseWithError(42, "shutting down")
+		for name, err := range map[string]error{"Read": <-readErr, "ReceiveMessage": <-msgErr} {
+			var ce *CloseError
+			if !errors.As(err, &ce) || ce.Code != 42 || ce.Reason != "shutting down" || !ce.Remote {
+				t.Errorf("peer's %s: %v, want the remote CloseError 42", name, err)
+			}
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("peer's %s error does not unwrap to net.ErrClosed", name)
+			}
+		}
+		<-server.Done()
+		var ce *CloseError
+		if !errors.As(server.Err(), &ce) || !ce.Remote {
+			t.Fatalf("server.Err() = %v", server.Err())
+		}
+		// Our own operations fail with the local error.
+		if _, err := s.Write([]byte("y")); !errors.As(err, &ce) || ce.Remote || ce.Code != 42 {
+			t.Fatalf("local Write after CloseWithError: %v", err)
+		}
+		if err := client.SendMessage(ctx, []byte("z")); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("SendMessage after close: %v", err)
+		}
+	})
+}
+
+// TestGracefulClose: everything written before Close reaches the peer,
+// which sees EOF after it, and Close returns nil once the peer has it all.
+func TestGracefulClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, linkemu.Spec{Delay: 50 * time.Millisecond, Loss: 0.05}, nil, nil)
+		client, server := p.connect(t)
+		ctx := context.Background()
+		data := make([]byte, 3<<20)
+		rand.NewChaCha8([32]byte{1}).Read(data)
+		s, _ := client.OpenStream(ctx)
+		go func() {
+			s.Write(data)
+			s.CloseWrite()
+		}()
+		sent := make(chan error, 1)
+		go func() { sent <- client.SendMessage(ctx, []byte("last word")) }()
+		got := make(chan []byte, 1)
+		go func() {
+			ss, err := server.AcceptStream(ctx)
+			if err != nil {
+				t.Error(err)
+				got <- nil
+				return
+			}
+			b, err := io.ReadAll(ss)
+			if err != nil {
+				t.Errorf("reading after a graceful close: %v", err)
+			}
+			got <- b
+		}()
+		synctest.Wait() // the writes are buffered; nothing is acknowledged yet
+		if err := client.Close(); err != nil {
+			t.Fatalf("graceful Close: %v", err)
+		}
+		if err := <-sent; err != nil {
+			t.Fatalf("message sent before Close: %v", err)
+		}
+		if b := <-got; len(b) != len(data) || string(b) != string(data) {
+			t.Fatalf("peer read %d of %d bytes", len(b), len(data))
+		}
+		if m, err := server.ReceiveMessage(ctx); err != nil || string(m) != "last word" {
+			t.Fatalf("message: %q %v", m, err)
+		}
+		<-server.Done()
+		var ce *CloseError
+		if !errors.As(server.Err(), &ce) || ce.Code != CodeNoError || !ce.Remote {
+			t.Fatalf("peer saw %v, want a remote close with code 0", server.Err())
+		}
+	})
+}
+
+// TestVanishedPeer: when the path goes dark, both ends notice after the
+// idle timeout, not before and not much after.
+func TestVanishedPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := &Config{IdleTimeout: 6 * time.Second}
+		p := newPair(t, link10ms, cfg, cfg)
+		client, server := p.connect(t)
+		synctest.Wait()
+		cut := time.Now()
+		p.la.SetSpec(linkemu.Spec{Loss: 1})
+		p.lb.SetSpec(linkemu.Spec{Loss: 1})
+		<-client.Done()
+		took := time.Since(cut)
+		if took > 6*time.Second || took < 5*time.Second {
+			t.Fatalf("vanished peer noticed after %v with a 6s idle timeout", took)
+		}
+		var te interface{ Timeout() bool }
+		if !errors.As(client.Err(), &te) || !te.Timeout() || !errors.Is(client.Err(), net.ErrClosed) {
+			t.Fatalf("client.Err() = %v, want an idle timeout", client.Err())
+		}
+		<-server.Done()
+	})
+}
+
+// TestKeepAlive: a connection with nothing to say stays up for many idle
+// timeouts, and sends only keepalives.
+func TestKeepAlive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := &Config{IdleTimeout: 3 * time.Second}
+		p := newPair(t, link10ms, cfg, cfg)
+		client, server := p.connect(t)
+		time.Sleep(time.Minute)
+		if client.Err() != nil || server.Err() != nil {
+			t.Fatalf("idle connection ended: %v / %v", client.Err(), server.Err())
+		}
+		st := client.Stats()
+		// One keepalive per second each way (a third of the idle timeout),
+		// plus their acknowledgments.
+		if st.PacketsSent > 200 {
+			t.Fatalf("%d packets in a quiet minute", st.PacketsSent)
+		}
+		ctx := context.Background()
+		if err := client.SendMessage(ctx, []byte("still there")); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestAllowAndWrongKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stranger, _ := handshake.NewIdentity()
+		cfgB := &Config{Allow: []string{stranger.Fingerprint()}, HandshakeTimeout: 3 * time.Second}
+		p := newPair(t, link10ms, &Config{HandshakeTimeout: 3 * time.Second}, cfgB)
+		ctx := context.Background()
+		_, err := p.ea.Dial(ctx, p.lb.LocalAddr().String(), p.eb.Identity().Card())
+		if !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("dial by a peer not on the allow-list: %v", err)
+		}
+		if p.eb.Stats().HandshakesDropped == 0 {
+			t.Fatal("refused initiations not counted")
+		}
+		// Dialling with the wrong identity for the peer gets no answer.
+		other, _ := handshake.NewIdentity()
+		if _, err := p.ea.Dial(ctx, p.lb.LocalAddr().String(), other.Card()); !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("dial with the wrong peer key: %v", err)
+		}
+		// A context that ends first ends the dial.
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, err := p.ea.Dial(short, p.lb.LocalAddr().String(), other.Card()); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("dial with an ending context: %v", err)
+		}
+	})
+}
+
+// TestGarbageIsDroppedAndCounted throws junk at an endpoint while a real
+// connection works: nothing is answered, everything is counted, and the
+// connection carries on.
+func TestGarbageIsDroppedAndCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, link10ms, nil, nil)
+		client, server := p.connect(t)
+		ctx := context.Background()
+		synctest.Wait()
+		before := p.lb.Stats()
+		beforeB := server.Stats()
+		to := p.lb.LocalAddr()
+		r := rand.New(rand.NewPCG(1, 1))
+		junk := [][]byte{{}, {0x80}, {1, 1, 0, 0}, make([]byte, 2000)}
+		for range 200 {
+			b := make([]byte, r.IntN(1500))
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			junk = append(junk, b)
+		}
+		// Valid-looking data packets for the server's connection: right
+		// header, garbage payload.
+		for i := range 50 {
+			b := make([]byte, 100)
+			b[0] = 0x80
+			for j := 2; j < 10; j++ {
+				b[j] = byte(server.localID >> (8 * (9 - j)))
+			}
+			b[17] = byte(i)
+			junk = append(junk, b)
+		}
+		for _, b := range junk {
+			p.la.WriteTo(b, to)
+		}
+		synctest.Wait()
+		time.Sleep(time.Second)
+		if after := p.lb.Stats(); after.Packets-before.Packets > 5 {
+			t.Fatalf("the endpoint under attack sent %d packets", after.Packets-before.Packets)
+		}
+		st := p.eb.Stats()
+		if st.DroppedMalformed+st.DroppedUnknownConn == 0 || server.Stats().PacketsDropped-beforeB.PacketsDropped < 50 {
+			t.Fatalf("junk not counted: endpoint %+v, connection dropped %d", st, server.Stats().PacketsDropped)
+		}
+		if err := client.SendMessage(ctx, []byte("unharmed")); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := server.ReceiveMessage(ctx); err != nil || string(m) != "unharmed" {
+			t.Fatalf("%q %v", m, err)
+		}
+	})
+}
+
+func TestAcceptQueueFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, link10ms, nil, &Config{AcceptQueue: 1})
+		ctx := context.Background()
+		first, err := p.ea.Dial(ctx, p.lb.LocalAddr().String(), p.eb.Identity().Card())
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := p.ea.Dial(ctx, p.lb.LocalAddr().String(), p.eb.Identity().Card())
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-second.Done()
+		var ce *CloseError
+		if !errors.As(second.Err(), &ce) || ce.Code != CodeAcceptQueueFull || !ce.Remote {
+			t.Fatalf("second connection: %v, want CodeAcceptQueueFull", second.Err())
+		}
+		if first.Err() != nil {
+			t.Fatalf("first connection: %v", first.Err())
+		}
+		if c, err := p.eb.Accept(ctx); err != nil || c == nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestMessageTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, link10ms, &Config{MessageTTL: time.Second}, nil)
+		client, _ := p.connect(t)
+		p.la.SetSpec(linkemu.Spec{Loss: 1})
+		start := time.Now()
+		err := client.SendMessage(context.Background(), []byte("too late"))
+		if err == nil || time.Since(start) != time.Second {
+			t.Fatalf("SendMessage over a dead path: %v after %v", err, time.Since(start))
+		}
+	})
+}
