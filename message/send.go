@@ -157,6 +157,7 @@ func (s *Set) AppendFrames(dst []byte, budget int, sent []wire.Sent) ([]byte, []
 			m.emptyOut = true
 		case off < m.next:
 			m.lost.Remove(off, off+n)
+			s.resent += n
 		default:
 			m.next += n
 		}

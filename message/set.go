@@ -76,6 +76,7 @@ type Set struct {
 	active    map[uint64]*outMsg
 	ready     []*outMsg
 	abandons  []*outMsg
+	resent    uint64 // bytes sent again after a loss
 
 	// Receiving.
 	done      rangeset.Set // IDs delivered or abandoned
@@ -211,6 +212,13 @@ func (s *Set) CloseAll(err error) {
 	s.waiting, s.ready, s.abandons = nil, nil, nil
 	clear(s.active)
 	s.inCond.Broadcast()
+}
+
+// Retransmitted returns how many bytes of messages were sent again.
+func (s *Set) Retransmitted() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resent
 }
 
 // Pending reports whether messages wait for acknowledgment.

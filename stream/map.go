@@ -99,8 +99,9 @@ type Map struct {
 	consumed       uint64 // bytes read by the application or discarded
 	sendMaxData    bool
 
-	ready []*Stream // streams with data to send, round-robin
-	ctl   []*Stream // streams with control frames to send
+	ready         []*Stream // streams with data to send, round-robin
+	retransmitted uint64    // bytes sent again after a loss
+	ctl           []*Stream // streams with control frames to send
 }
 
 // NewMap returns the stream map of a connection. initiator says whether
@@ -452,6 +453,13 @@ func (m *Map) CloseAll(err error) {
 	m.ready, m.ctl = nil, nil
 	m.openCond.Broadcast()
 	m.acceptCond.Broadcast()
+}
+
+// Retransmitted returns how many bytes of stream data were sent again.
+func (m *Map) Retransmitted() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.retransmitted
 }
 
 // Len returns how many streams are open.

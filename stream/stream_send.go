@@ -86,6 +86,7 @@ func (s *Stream) appendData(dst []byte, budget int, sent []wire.Sent) ([]byte, [
 	sent = append(sent, wire.Sent{Type: wire.FrameStream, ID: s.id, Offset: off, Length: n, Fin: fin})
 	if off < st.next {
 		st.lost.Remove(off, off+n)
+		s.m.retransmitted += n
 	} else if n > 0 {
 		st.next += n
 		s.m.sentData += n
