@@ -124,12 +124,12 @@ func (c *Conn) handleFrames(p []byte) (eliciting bool, err error) {
 			c.err = &CloseError{Code: f.Close.Code, Reason: string(f.Close.Reason), Remote: true}
 			c.end(c.err)
 			return eliciting, nil
-		case wire.FrameMessage, wire.FrameAbandon, wire.FrameMaxMessageData:
-			if err := c.msgs.HandleFrame(f); err != nil {
-				return eliciting, err
-			}
 		default:
-			if err := c.streams.HandleFrame(f); err != nil {
+			owner := c.streams.HandleFrame
+			if isMessageFrame(f.Type) {
+				owner = c.msgs.HandleFrame
+			}
+			if err := owner(f); err != nil {
 				return eliciting, err
 			}
 		}
@@ -147,6 +147,11 @@ func isStreamFrame(t wire.FrameType) bool {
 	return false
 }
 
+// isMessageFrame reports whether frames of type t belong to the messages.
+func isMessageFrame(t wire.FrameType) bool {
+	return t == wire.FrameMessage || t == wire.FrameAbandon || t == wire.FrameMaxMessageData
+}
+
 // OnAcked implements ack.Handler: each frame's owner hears of it, and
 // congestion control of the packet.
 func (c *Conn) OnAcked(p *ack.Packet) {
@@ -154,7 +159,7 @@ func (c *Conn) OnAcked(p *ack.Packet) {
 		switch {
 		case isStreamFrame(f.Type):
 			c.streams.OnAcked(f)
-		case f.Type == wire.FrameMessage || f.Type == wire.FrameAbandon || f.Type == wire.FrameMaxMessageData:
+		case isMessageFrame(f.Type):
 			c.msgs.OnAcked(f)
 		case f.Type == wire.FrameAck:
 			c.receiver.OnAckAcknowledged(f.Offset)
@@ -173,7 +178,7 @@ func (c *Conn) OnLost(p *ack.Packet) {
 		switch {
 		case isStreamFrame(f.Type):
 			c.streams.OnLost(f)
-		case f.Type == wire.FrameMessage || f.Type == wire.FrameAbandon || f.Type == wire.FrameMaxMessageData:
+		case isMessageFrame(f.Type):
 			c.msgs.OnLost(f)
 		}
 	}

@@ -3,8 +3,6 @@ package rudp
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"sync"
@@ -248,6 +246,3 @@ func TestScenarios(t *testing.T) {
 		})
 	}
 }
-
-var _ = binary.BigEndian
-var _ = fmt.Sprint

@@ -95,10 +95,7 @@ func runListen(args []string, std stdio) error {
 	if err != nil {
 		return interruptedErr(ctx, err)
 	}
-	go func() {
-		<-ctx.Done()
-		c.CloseWithError(1, "interrupted")
-	}()
+	closeOnInterrupt(ctx, c)
 	if cf.messages {
 		err = receiveLines(ctx, c, std.out)
 	} else {
@@ -153,6 +150,18 @@ func closedCleanly(err error) error {
 	return err
 }
 
+// closeOnInterrupt closes c with code 1 when ctx ends (Ctrl-C), so the
+// peer learns why instead of waiting for its idle timeout.
+func closeOnInterrupt(ctx context.Context, c *rudp.Conn) {
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.CloseWithError(1, "interrupted")
+		case <-c.Done():
+		}
+	}()
+}
+
 func interruptedErr(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
 		return errors.New("interrupted")
@@ -190,10 +199,7 @@ func runDial(args []string, std stdio) error {
 	if err != nil {
 		return interruptedErr(ctx, err)
 	}
-	go func() {
-		<-ctx.Done()
-		c.CloseWithError(1, "interrupted")
-	}()
+	closeOnInterrupt(ctx, c)
 	if cf.messages {
 		err = sendLines(ctx, c, std.in)
 	} else {
