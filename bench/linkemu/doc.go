@@ -41,24 +41,61 @@
 // takes exactly 300 ms of it and no real time, and two runs with the same
 // seed and traffic are identical to the bit.
 //
-// A later backend carries real sockets over TUN devices between two network
-// namespaces, driven by the same Model (research/linkemu.md, section 5).
+// # The TUN link (Linux)
+//
+// [NewLink] carries real sockets, kernel TCP included, between two network
+// namespaces of the process, A (10.77.0.1) and B (10.77.0.2), through the
+// same Models (research/linkemu.md, sections 2 and 5):
+//
+//	namespace A                                                     namespace B
+//	sockets ─► lemu0 (TUN) ══► reader ─► Model A->B ─► heap ─► writer ══► lemu0 (TUN) ─► sockets
+//	sockets ◄─ lemu0 (TUN) ◄══ writer ◄─ heap ◄─ Model B->A ◄─ reader ◄══ lemu0 (TUN) ◄─ sockets
+//
+// The namespaces are anonymous and the TUN devices not persistent, so a
+// link leaves nothing behind, even after a crash; setting it up needs no
+// iproute2, only syscalls and ioctls. Create sockets in a namespace with
+// [Link.InA] or [Link.InB], start programs there with [Link.CommandA] or
+// [Link.CommandB], and set its network sysctls with [Link.Sysctl]. It needs
+// root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and /dev/net/tun: [Probe] says
+// whether a link can be built, and why not; tests skip with its reason,
+// and benchmarks fall back to MemPair. Timing is real, so runs vary a
+// little; the Model's decisions are still seeded, and with traffic that is
+// the test's alone (the TUNs carry no IPv6), A->B's fates are those of
+// NewModel(AB, Seed). Off Linux, the same API returns an error wrapping
+// errors.ErrUnsupported.
+//
+// Where the two backends differ:
+//
+//   - Corruption: on the TUN link the flipped bit lands in the TCP or UDP
+//     payload and the checksum is left wrong, so the receiving kernel
+//     drops the packet and counts it (InCsumErrors), as on a real link
+//     (research/linkemu.md, pitfall 8); the application never sees it.
+//     MemPair delivers it.
+//   - Buffers and MTU are the kernel's: real socket buffers overflow
+//     (RcvbufErrors), and the kernel fragments or refuses what exceeds the
+//     TUN's MTU, so the emulator never sees it.
+//   - Time: a packet leaves up to LinkConfig.Slack before its delivery
+//     time, so one wakeup releases all packets due within it; a
+//     timerfd, not a Go timer, wakes the emulator (pitfall 1).
+//   - Loss the emulator did not decide shows in [LinkStats]: TUN queue
+//     drops, socket buffer overflows, checksum errors. [LinkStats.Check]
+//     flags a run that had any (pitfall 4).
 //
 // # What is not modelled
 //
-//   - Kernel buffers in bytes: the inbox counts datagrams (MemConfig.Inbox),
-//     a send never fails with ENOBUFS, and a sender has no socket buffer
-//     (its bottleneck is the Spec's Queue).
-//   - Fragmentation and ICMP: a datagram over the MTU is dropped, as with
-//     DF set, and nobody is told.
-//   - Checksums: a corrupted datagram is delivered damaged, as if its UDP
-//     checksum had been patched (the research prototype's fixcsum). Under
-//     netem the receiving kernel would find the checksum wrong and drop it,
-//     so corruption here tests the transport's own integrity check; for the
-//     kernel's behaviour, use Loss instead.
+//   - In MemPair, kernel buffers in bytes: the inbox counts datagrams
+//     (MemConfig.Inbox), a send never fails with ENOBUFS, and a sender has
+//     no socket buffer (its bottleneck is the Spec's Queue).
+//   - In MemPair, fragmentation and ICMP: a datagram over the MTU is
+//     dropped, as with DF set, and nobody is told.
+//   - In MemPair, checksums: a corrupted datagram is delivered damaged, as
+//     if its UDP checksum had been patched (the research prototype's
+//     fixcsum). Under netem, and on the TUN link, the receiving kernel
+//     finds the checksum wrong and drops it, so corruption in MemPair tests
+//     the transport's own integrity check.
 //   - netem's correlation parameters, delay distribution tables, slotting,
 //     rate overheads, ECN marking and its queue limit in packets (the
 //     bottleneck queue here counts bytes, like bfifo); jitter is uniform
 //     only.
-//   - Any address but the peer's: the pair is point-to-point.
+//   - Any address but the peer's: both links are point-to-point.
 package linkemu

@@ -209,7 +209,7 @@ func (c *MemConn) opError(op string, addr net.Addr, err error) error {
 
 // Close closes this end: blocked and later reads and writes fail with
 // net.ErrClosed, its inbox and the datagrams still in flight to it are
-// discarded (counted in the peer's Stats.InboxDrops), and its timers are
+// discarded (counted in the peer's Stats.ClosedDrops), and its timers are
 // stopped. Datagrams it sent before are still delivered to the peer, as a
 // real network would. Close is idempotent and always returns nil.
 func (c *MemConn) Close() error {
@@ -233,18 +233,20 @@ func (c *MemConn) Close() error {
 
 // deliver puts pk in the inbox and wakes a reader, or frees it and
 // returns false if the inbox is full or the end closed.
-func (c *MemConn) deliver(pk *packet) bool {
+// deliver puts pk in the inbox; it reports false, and whether because the
+// receiver is closed, when it could not.
+func (c *MemConn) deliver(pk *packet) (ok, closed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.inbox.len() >= c.limit {
 		pk.free()
-		return false
+		return false, c.closed
 	}
 	c.inbox.push(pk)
 	// One datagram is one read: wake one reader. A reader that wakes to
 	// find the datagram taken by another waits again.
 	c.cond.Signal()
-	return true
+	return true, false
 }
 
 func (c *MemConn) isClosed() bool {
@@ -322,8 +324,8 @@ func (c *MemConn) SetWriteDeadline(t time.Time) error {
 // flight keep their fates. It panics if s is invalid.
 func (c *MemConn) SetSpec(s Spec) { c.out.setSpec(s) }
 
-// Stats returns the counters of this end's outgoing direction, MTUDrops
-// and InboxDrops included.
+// Stats returns the counters of this end's outgoing direction, the drop
+// counters (MTUDrops, InboxDrops, ClosedDrops) included.
 func (c *MemConn) Stats() Stats { return c.out.stats() }
 
 // ring is a FIFO of packets. It grows by doubling when full (deliver keeps

@@ -16,17 +16,18 @@ import (
 // while it puts the datagram in the receiver's inbox, so that two firings
 // of the timer cannot deliver out of order).
 type memLink struct {
-	mu         sync.Mutex
-	model      *Model
-	mtu        int
-	dst        *MemConn   // the receiving end
-	flight     packetHeap // datagrams in flight, earliest first
-	seq        uint64     // next send sequence number, the heap's tie-break
-	timer      *time.Timer
-	armed      bool      // timer is set to fire at armedAt
-	armedAt    time.Time //
-	mtuDrops   uint64
-	inboxDrops uint64
+	mu          sync.Mutex
+	model       *Model
+	mtu         int
+	dst         *MemConn   // the receiving end
+	flight      packetHeap // datagrams in flight, earliest first
+	seq         uint64     // next send sequence number, the heap's tie-break
+	timer       *time.Timer
+	armed       bool      // timer is set to fire at armedAt
+	armedAt     time.Time //
+	mtuDrops    uint64
+	inboxDrops  uint64
+	closedDrops uint64
 }
 
 // packet is a datagram in flight or in an inbox. Packets are pooled, so the
@@ -71,9 +72,9 @@ func (l *memLink) send(p []byte, now time.Time) {
 		return
 	}
 	if l.dst.isClosed() {
-		// Nobody will read it: count it as the receiving kernel would
-		// (a datagram to a closed port) and schedule nothing.
-		l.inboxDrops += uint64(f.Copies)
+		// Nobody will read it: a datagram to a closed port. Count it
+		// and schedule nothing.
+		l.closedDrops += uint64(f.Copies)
 		return
 	}
 	for i := range f.Copies {
@@ -105,7 +106,9 @@ func (l *memLink) fire() {
 // (time, sequence) order.
 func (l *memLink) deliverDue(now time.Time) {
 	for len(l.flight) > 0 && !l.flight[0].at.After(now) {
-		if !l.dst.deliver(l.flight.pop()) {
+		if ok, closed := l.dst.deliver(l.flight.pop()); closed {
+			l.closedDrops++
+		} else if !ok {
 			l.inboxDrops++
 		}
 	}
@@ -142,7 +145,7 @@ func (l *memLink) discard() {
 	defer l.mu.Unlock()
 	for len(l.flight) > 0 {
 		l.flight.pop().free()
-		l.inboxDrops++
+		l.closedDrops++
 	}
 	if l.armed {
 		l.timer.Stop()
@@ -162,7 +165,7 @@ func (l *memLink) stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.model.Stats()
-	st.MTUDrops, st.InboxDrops = l.mtuDrops, l.inboxDrops
+	st.MTUDrops, st.InboxDrops, st.ClosedDrops = l.mtuDrops, l.inboxDrops, l.closedDrops
 	return st
 }
 

@@ -59,10 +59,15 @@ type Stats struct {
 	// they reached the model (so they are not in Packets). Only MemConn
 	// counts them; a Model leaves them 0.
 	MTUDrops uint64
-	// InboxDrops counts delivered copies the receiver did not take: its
-	// inbox was full (like SO_RCVBUF overflow) or it was closed. Only
-	// MemConn counts them; a Model leaves them 0.
+	// InboxDrops counts delivered copies the receiver did not take because
+	// its inbox was full (like SO_RCVBUF overflow): loss the spec did not
+	// ask for. Only MemConn counts them; a Model leaves them 0.
 	InboxDrops uint64
+	// ClosedDrops counts copies sent to, or in flight to, a receiver that
+	// had closed: a datagram to a closed port, which says nothing about
+	// the link (the last packets of a connection meet it routinely). Only
+	// MemConn counts them.
+	ClosedDrops uint64
 }
 
 // pcgLow is the second half of the PCG state beside the caller's seed.

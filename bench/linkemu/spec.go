@@ -11,8 +11,9 @@ import (
 // unlimited rate.
 //
 // Fields are read when a packet is planned; change a running link with
-// [Model.SetSpec] or [MemConn.SetSpec], never by editing a Spec (or its GE)
-// that a Model already holds: both copy what they are given.
+// [Model.SetSpec], [MemConn.SetSpec] or [Link.SetSpec], never by editing a
+// Spec (or its GE) that a Model already holds: they copy what they are
+// given.
 type Spec struct {
 	// Delay is the base one-way delay (propagation), added after the
 	// bottleneck.
