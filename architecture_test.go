@@ -36,11 +36,12 @@ var rules = map[string][]string{
 	"rudp/relay":            {"std", "golang.org/x/crypto/...", "rudp/internal/carrier"},
 	"rudp": {"std", "handshake", "stream", "message", "internal/wire", "internal/rangeset", "rudp/relay", "rudp/internal/...",
 		"golang.org/x/net/...", "golang.org/x/sys/..."},
-	"sdmp":          {"std", "gopkg.in/yaml.v3", "golang.org/x/crypto/..."},
-	"sdmp/node":     {"std", "sdmp", "rudp", "handshake", "stream", "message"},
-	"bench/linkemu": {"std", "golang.org/x/sys/..."},
-	"bench":         {"*"},
-	"cmd/pydevts":   {"*"},
+	"sdmp":           {"std", "gopkg.in/yaml.v3", "golang.org/x/crypto/..."},
+	"sdmp/node":      {"std", "sdmp", "rudp", "handshake", "stream", "message"},
+	"bench/linkemu":  {"std", "golang.org/x/sys/..."},
+	"bench/scenario": {"std", "gopkg.in/yaml.v3", "bench/linkemu"},
+	"bench":          {"*"},
+	"cmd/pydevts":    {"*"},
 	// This test's own package, at the module root.
 	"": {"std"},
 }

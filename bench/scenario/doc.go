@@ -1,0 +1,92 @@
+// Package scenario reads the scenario files of `pydevts bench`: which
+// emulated links to run, for how long, and which transports to compare on
+// each (pydevts, kernel TCP with CUBIC and with BBR, quic-go). It parses,
+// validates and expands them into [Scenario] values, one per run; it runs
+// nothing. [Default] is the built-in quick set (under three minutes),
+// [Full] the whole built-in matrix; both are YAML files embedded in the
+// package ([DefaultYAML], [FullYAML]) and parsed like any other.
+//
+// # The file
+//
+//	defaults:                # every key optional; these are the built-in values
+//	  duration: 4s           # bulk transfer per run, warm-up included
+//	  warmup: 1s             # excluded from goodput; shorter than duration
+//	  repetitions: 3
+//	  transports: [pydevts, tcp-cubic, tcp-bbr, quic-go]
+//	  mtu: 1500              # 576 to 65535
+//	  seed: 1
+//	  slack: 250us
+//	scenarios:
+//	  - name: random-loss    # letters, digits, . _ -; unique in the file
+//	    link: {delay: 10ms, rate: 200mbit}
+//	    matrix: {loss: [1%, 5%]}
+//	  - name: asymmetric
+//	    link: {delay: 10ms}
+//	    b_to_a: {delay: 40ms, loss: 1%}
+//	  - name: outage
+//	    link: {delay: 10ms}
+//	    duration: 8s         # any defaults key, for this scenario only
+//	    timeline: [{at: 3s, set: {loss: 100%}}, {at: 4s, set: {loss: 0%}}]
+//	  - name: ceiling
+//	    ceiling: true
+//
+// The link fields take netem's names and meanings, so tc-netem(8)
+// documents them: delay (one way), jitter, keep_order, loss, gemodel {p,
+// r, loss_bad, loss_good}, bursts {loss, mean}, reorder, duplicate,
+// corrupt, rate, queue. They map one to one onto [linkemu.Spec], except:
+//
+//   - keep_order is true unless a file says false, because jitter without
+//     it reorders almost every packet (research/linkemu.md, pitfall 6);
+//   - loss, gemodel and bursts are one field, the loss model: setting one
+//     replaces the others (linkemu forbids Loss and GE together), and one
+//     mapping may set only one of them;
+//   - gemodel needs p and r; loss_bad defaults to 100% and loss_good to 0%;
+//   - bursts {loss: 3%, mean: 4} is [linkemu.Burst](0.03, 4): 3% loss in
+//     bursts of 4 packets on average.
+//
+// link sets both directions; a_to_b and b_to_a set fields of one direction
+// on top of it. A matrix maps link fields (any but gemodel and bursts) to
+// lists of values and expands into one run per combination, named
+// "name/key=value,key=value" in the file's order, the first key varying
+// slowest; a matrix key may not also be set by link, a_to_b or b_to_a. A
+// timeline lists changes in time order, each at a time inside (0,
+// duration): set changes the fields it lists in both directions, a_to_b
+// and b_to_a in one, each on top of the link as it was just before. A
+// ceiling scenario runs on real loopback without the emulator and takes no
+// link, a_to_b, b_to_a, matrix or timeline.
+//
+// # Units
+//
+//   - Durations are Go's: 10ms, 250us (or 250µs), 1.5s, 0. Never negative.
+//   - Probabilities are a percentage, 5% or 0.1%, or a fraction, 0.05, in
+//     [0, 1]. A bare number above 1, such as 5, is refused with a hint.
+//   - Rates are bits per second with tc(8)'s SI units, in any case: bit,
+//     kbit, mbit, gbit, tbit (64000bit, 500kbit, 200mbit, 1.5gbit). A bare
+//     0 is unlimited; other bare numbers are refused, and so are bps, kbps,
+//     mbps, gbps and tbps: tc reads them as bytes per second and most
+//     people as bits, a factor of 8 either way.
+//   - Sizes are bytes: 1500, 1500B, or IEC multiples KiB, MiB, GiB (64KiB,
+//     1MiB). kB, MB and tc's kb are refused: 1000 or 1024 is a guess.
+//
+// Numbers are plain decimals (no exponent, hex or underscores), and a rate
+// or size must come out a whole number of bits or bytes.
+//
+// A file is one YAML document. Anchors and aliases work anywhere (link:
+// &l {...} then a_to_b: *l); merge keys (<<) do not. A file expands into
+// at most 1000 runs and a timeline holds at most 100 events: more is a
+// mistake (1000 runs of the defaults take 13 hours), and the bounds keep
+// Parse small on any input.
+//
+// # Errors
+//
+// Parse reports the first problem with the file name, the line and the
+// path of the field, in the form compilers use:
+//
+//	scenarios.yaml:14: scenarios[2].link.loss: "5 %" is not a probability (want e.g. 5% or 0.05)
+//
+// Unknown keys are errors (a misspelt key would otherwise do nothing), with
+// a suggestion when a known key is close. YAML syntax errors carry
+// yaml.v3's line, counted from 1. Checks that [linkemu.Spec.Validate]
+// makes (jitter above delay, reorder without delay, ...) are reported at
+// the link mapping that made the Spec.
+package scenario
