@@ -29,6 +29,9 @@ var commands = map[string]command{
 	"id":     {"print the public identity (or fingerprint) of a key file", runID},
 	"listen": {"accept one connection and copy its stream (or messages) to stdout", runListen},
 	"dial":   {"connect to a peer and copy stdin into a stream (or messages)", runDial},
+	"bench":  {"compare pydevts with kernel TCP and quic-go over emulated lossy links", runBench},
+	// bench-peer is one side of a bench run, started by bench itself.
+	"bench-peer": {"", runBenchPeer},
 }
 
 func main() {
@@ -77,7 +80,9 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		if commands[n].summary != "" { // internal commands have none
+			fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		}
 	}
 	fmt.Fprintln(w, "\nRun pydevts COMMAND -h for the flags of a command.")
 }

@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// peerConfig is one side's part of a run.
+type peerConfig struct {
+	Role      string        `json:"role"` // "server" or "client"
+	Transport string        `json:"transport"`
+	Bind      string        `json:"bind"`             // local address to bind ("10.77.0.2:0")
+	Server    serverInfo    `json:"server,omitempty"` // for the client: where the server is
+	Duration  time.Duration `json:"duration"`         // of the bulk transfer, warm-up included
+	Warmup    time.Duration `json:"warmup"`
+}
+
+// How a run probes latency.
+const (
+	// idleProbes are sent one after another before the bulk transfer.
+	idleProbes = 20
+	// loadedProbeEvery spaces the probes during the bulk transfer: 10 Hz,
+	// as the research prototype did, is enough for percentiles over a few
+	// seconds without the probes adding load.
+	loadedProbeEvery = 100 * time.Millisecond
+	// runSlack is how long a run may overrun its duration (handshakes,
+	// draining) before it is abandoned as hung.
+	runSlack = 30 * time.Second
+	// endTolerance is how early before the end of its window the server
+	// accepts the client's departure as the end of the run rather than a
+	// failure: more than the one-way delay of any built-in scenario.
+	endTolerance = 500 * time.Millisecond
+)
+
+// serverReport is what the server side measured.
+type serverReport struct {
+	Window   int64   `json:"window_bytes"` // bytes received between warm-up and the end of the duration
+	Total    int64   `json:"total_bytes"`
+	Seconds  float64 `json:"seconds"` // length of the measuring window
+	Err      string  `json:"error,omitempty"`
+	CPU      float64 `json:"cpu_seconds"`
+	MaxRSS   int64   `json:"max_rss_bytes"`
+	Finished bool    `json:"finished"`
+}
+
+// clientReport is what the client side measured.
+type clientReport struct {
+	Idle    []float64 `json:"idle_ms"`   // latency samples before the bulk transfer
+	Loaded  []float64 `json:"loaded_ms"` // and during it, after warm-up
+	Lost    int64     `json:"lost"`      // packets (segments) declared lost and resent; -1 unknown
+	Written int64     `json:"written_bytes"`
+	Err     string    `json:"error,omitempty"`
+	CPU     float64   `json:"cpu_seconds"`
+	MaxRSS  int64     `json:"max_rss_bytes"`
+}
+
+// runServer serves one run: it reports readiness with its info, then
+// receives the bulk transfer and answers probes until the client leaves.
+func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) serverReport {
+	var rep serverReport
+	tr, err := transportFor(cfg.Transport)
+	if err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
+	srv, err := tr.listen(env)
+	if err != nil {
+		rep.Err = fmt.Sprintf("listen: %v", err)
+		return rep
+	}
+	defer srv.close()
+	ready(srv.info())
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
+	defer cancel()
+	go srv.echo(ctx)
+	r, err := srv.bulk(ctx)
+	if err != nil {
+		rep.Err = fmt.Sprintf("bulk: %v", err)
+		return rep
+	}
+	// Count what arrives inside the window [warm-up, duration] measured
+	// from the first byte: the receiver's goodput, which no sender-side
+	// buffer can inflate.
+	buf := make([]byte, 256<<10)
+	var start time.Time
+	for {
+		n, err := r.Read(buf)
+		now := time.Now()
+		if n > 0 {
+			if start.IsZero() {
+				start = now
+			}
+			if el := now.Sub(start); el >= cfg.Warmup && el <= cfg.Duration {
+				rep.Window += int64(n)
+			}
+			rep.Total += int64(n)
+		}
+		if err != nil {
+			// The client stops at its own duration mark and may close its
+			// connection right after its last byte (quic-go), so its end
+			// can reach us as an error a few milliseconds before our mark:
+			// anything after most of the window is a normal end.
+			rep.Finished = errors.Is(err, io.EOF) || now.Sub(start) >= cfg.Duration-endTolerance
+			if !rep.Finished {
+				rep.Err = fmt.Sprintf("bulk read after %v: %v", now.Sub(start).Round(time.Millisecond), err)
+			}
+			rep.Seconds = (min(now.Sub(start), cfg.Duration) - cfg.Warmup).Seconds()
+			return rep
+		}
+		if now.Sub(start) > cfg.Duration+time.Second {
+			// The client's end has not arrived a second after the
+			// window closed: nothing more to measure.
+			rep.Finished = true
+			rep.Seconds = (cfg.Duration - cfg.Warmup).Seconds()
+			return rep
+		}
+	}
+}
+
+// runClient does one run's client side: idle probes, then the bulk
+// transfer for the duration with probes at 10 Hz alongside. bulkStarted
+// (if set) is called when the bulk transfer begins, for the timeline.
+func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()) clientReport {
+	rep := clientReport{Lost: -1}
+	tr, err := transportFor(cfg.Transport)
+	if err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
+	defer cancel()
+	cl, err := tr.dial(ctx, env, cfg.Server)
+	if err != nil {
+		rep.Err = fmt.Sprintf("dial: %v", err)
+		return rep
+	}
+	defer cl.close()
+	for range idleProbes {
+		t := time.Now()
+		if err := cl.ping(ctx); err != nil {
+			rep.Err = fmt.Sprintf("idle probe: %v", err)
+			return rep
+		}
+		rep.Idle = append(rep.Idle, ms(time.Since(t)))
+	}
+	w, err := cl.bulk(ctx)
+	if err != nil {
+		rep.Err = fmt.Sprintf("bulk: %v", err)
+		return rep
+	}
+	if bulkStarted != nil {
+		bulkStarted()
+	}
+	start := time.Now()
+	stop := start.Add(cfg.Duration)
+	if d, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(stop) // a Write blocked by flow control ends with the run
+	}
+	probes := make(chan []float64, 1)
+	go func() {
+		var samples []float64
+		tick := time.NewTicker(loadedProbeEvery)
+		defer tick.Stop()
+		for now := range tick.C {
+			if now.After(stop) {
+				break
+			}
+			t := time.Now()
+			if err := cl.ping(ctx); err != nil {
+				break
+			}
+			if t.Sub(start) >= cfg.Warmup {
+				samples = append(samples, ms(time.Since(t)))
+			}
+		}
+		probes <- samples
+	}()
+	chunk := make([]byte, 64<<10)
+	rand.Read(chunk) // incompressible, though nothing here compresses
+	for time.Now().Before(stop) {
+		n, err := w.Write(chunk)
+		rep.Written += int64(n)
+		if err != nil {
+			var ne net.Error
+			if !(errors.As(err, &ne) && ne.Timeout()) {
+				rep.Err = fmt.Sprintf("bulk write: %v", err)
+			}
+			break
+		}
+	}
+	rep.Lost = cl.lost()
+	w.Close()
+	select {
+	case rep.Loaded = <-probes:
+	case <-time.After(5 * time.Second):
+		// A probe stuck behind a dead path: the samples so far are lost
+		// with it, which the report shows as missing percentiles.
+	}
+	return rep
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/rudp"
+)
+
+// pydevtsTransport: the bulk transfer on a stream, the probes as messages
+// (request and reply) on the same connection, since messages are the
+// channel made for request/response.
+type pydevtsTransport struct{}
+
+type pydevtsServer struct {
+	ep *rudp.Endpoint
+	// The bulk reader and the echo both need the run's one connection:
+	// the first to ask accepts it, the other waits for it.
+	once     sync.Once
+	accepted chan struct{}
+	c        *rudp.Conn
+	err      error
+}
+
+func (pydevtsTransport) listen(env *env) (server, error) {
+	pc := env.pc
+	if pc == nil {
+		var err error
+		if pc, err = net.ListenPacket("udp", env.bind); err != nil {
+			return nil, err
+		}
+	}
+	ep, err := rudp.NewEndpoint(pc, nil)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return &pydevtsServer{ep: ep, accepted: make(chan struct{})}, nil
+}
+
+func (s *pydevtsServer) info() serverInfo {
+	return serverInfo{Addr: s.ep.Addr().String(), Key: s.ep.Identity().Card().String()}
+}
+
+func (s *pydevtsServer) accept(ctx context.Context) (*rudp.Conn, error) {
+	s.once.Do(func() {
+		s.c, s.err = s.ep.Accept(ctx)
+		close(s.accepted)
+	})
+	select {
+	case <-s.accepted:
+		return s.c, s.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *pydevtsServer) bulk(ctx context.Context) (io.Reader, error) {
+	c, err := s.accept(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.AcceptStream(ctx)
+}
+
+func (s *pydevtsServer) echo(ctx context.Context) {
+	c, err := s.accept(ctx)
+	if err != nil {
+		return
+	}
+	for {
+		m, err := c.ReceiveMessage(ctx)
+		if err != nil {
+			return
+		}
+		go c.SendMessage(ctx, m) // replies complete independently
+	}
+}
+
+func (s *pydevtsServer) close() error { return s.ep.Close() }
+
+type pydevtsClient struct {
+	ep *rudp.Endpoint
+	c  *rudp.Conn
+}
+
+func (pydevtsTransport) dial(ctx context.Context, env *env, info serverInfo) (client, error) {
+	card, err := handshake.ParseCard(info.Key)
+	if err != nil {
+		return nil, fmt.Errorf("bench: server key: %w", err)
+	}
+	pc := env.pc
+	if pc == nil {
+		if pc, err = net.ListenPacket("udp", env.bind); err != nil {
+			return nil, err
+		}
+	}
+	ep, err := rudp.NewEndpoint(pc, nil)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	c, err := ep.Dial(ctx, info.Addr, card)
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	return &pydevtsClient{ep: ep, c: c}, nil
+}
+
+func (c *pydevtsClient) bulk(ctx context.Context) (io.WriteCloser, error) {
+	s, err := c.c.OpenStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return closeWriter{s}, nil
+}
+
+func (c *pydevtsClient) ping(ctx context.Context) error {
+	if err := c.c.SendMessage(ctx, make([]byte, probeSize)); err != nil {
+		return err
+	}
+	_, err := c.c.ReceiveMessage(ctx)
+	return err
+}
+
+func (c *pydevtsClient) lost() int64 { return int64(c.c.Stats().PacketsLost) }
+
+func (c *pydevtsClient) close() error {
+	c.c.CloseWithError(0, "")
+	return c.ep.Close()
+}
+
+// closeWriter makes Close half-close a stream, so the server sees EOF.
+type closeWriter struct {
+	s interface {
+		io.Writer
+		CloseWrite() error
+	}
+}
+
+func (w closeWriter) Write(p []byte) (int, error) { return w.s.Write(p) }
+func (w closeWriter) Close() error                { return w.s.CloseWrite() }

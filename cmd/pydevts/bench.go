@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/pydevts/pydevts/bench"
+	"github.com/pydevts/pydevts/bench/scenario"
+)
+
+// runBench: pydevts bench [--full] [--scenarios FILE] [--out DIR] ...
+func runBench(args []string, std stdio) error {
+	fl := newFlags("bench", "", std.errOut)
+	full := fl.Bool("full", false, "run the whole scenario matrix (default: the quick set, under 3 minutes)")
+	file := fl.String("scenarios", "", "run the scenarios in this YAML `file`")
+	print := fl.Bool("print-scenarios", false, "print the built-in scenarios as YAML (with --full, the whole matrix) and exit")
+	out := fl.String("out", "bench-results", "write results.jsonl, summary.md and charts into this `dir`")
+	only := fl.String("transports", "", "run only these transports (comma-separated: "+strings.Join(scenario.KnownTransports, ", ")+")")
+	reps := fl.Int("repetitions", 0, "override every scenario's repetitions")
+	dur := fl.Duration("duration", 0, "override every scenario's duration (warm-up included)")
+	memnet := fl.Bool("memnet", false, "use the in-memory link even as root (no kernel TCP)")
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *print {
+		if *full {
+			std.out.Write(scenario.FullYAML())
+		} else {
+			std.out.Write(scenario.DefaultYAML())
+		}
+		return nil
+	}
+	var ss []scenario.Scenario
+	switch {
+	case *file != "":
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return err
+		}
+		if ss, err = scenario.Parse(data, *file); err != nil {
+			return err
+		}
+	case *full:
+		ss = scenario.Full()
+	default:
+		ss = scenario.Default()
+	}
+	if ss, err = adjust(ss, *only, *reps, *dur); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	ctx, stop := interrupted()
+	defer stop()
+	isTerm := false
+	if f, ok := std.errOut.(*os.File); ok {
+		isTerm = term.IsTerminal(int(f.Fd()))
+	}
+	started := time.Now()
+	results, runErr := bench.Run(ctx, bench.Options{
+		Scenarios: ss,
+		MemOnly:   *memnet,
+		Progress:  bench.NewProgress(std.errOut, isTerm),
+		Notes:     std.errOut,
+	})
+	if len(results) == 0 {
+		return interruptedErr(ctx, runErr)
+	}
+	sums := bench.Summarize(results)
+	var table bytes.Buffer
+	bench.WriteTable(&table, sums)
+	host, _ := os.Hostname()
+	header := fmt.Sprintf("pydevts bench, %s, %s, %d runs in %v\n\n", started.Format("2006-01-02 15:04 MST"), host, len(results), time.Since(started).Round(time.Second))
+	std.out.Write([]byte(header))
+	std.out.Write(table.Bytes())
+	if err := writeResults(*out, header, table.Bytes(), results, sums); err != nil {
+		return err
+	}
+	fmt.Fprintf(std.errOut, "bench: results in %s\n", *out)
+	return interruptedErr(ctx, runErr)
+}
+
+// adjust applies the command-line overrides to the scenarios.
+func adjust(ss []scenario.Scenario, only string, reps int, dur time.Duration) ([]scenario.Scenario, error) {
+	var keep []string
+	if only != "" {
+		for _, t := range strings.Split(only, ",") {
+			t = strings.TrimSpace(t)
+			if !slices.Contains(scenario.KnownTransports, t) {
+				return nil, fmt.Errorf("%w: unknown transport %q (known: %s)", errUsage, t, strings.Join(scenario.KnownTransports, ", "))
+			}
+			keep = append(keep, t)
+		}
+	}
+	if reps < 0 || dur < 0 {
+		return nil, fmt.Errorf("%w: --repetitions and --duration must not be negative", errUsage)
+	}
+	var out []scenario.Scenario
+	for _, s := range ss {
+		if keep != nil {
+			s.Transports = slices.DeleteFunc(slices.Clone(s.Transports), func(t string) bool { return !slices.Contains(keep, t) })
+			if len(s.Transports) == 0 {
+				continue
+			}
+		}
+		if reps > 0 {
+			s.Repetitions = reps
+		}
+		if dur > 0 {
+			if dur <= s.Warmup {
+				return nil, fmt.Errorf("%w: --duration %v is not longer than %s's warm-up %v", errUsage, dur, s.Name, s.Warmup)
+			}
+			s.Duration = dur
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no scenario runs any of the chosen transports")
+	}
+	return out, nil
+}
+
+func writeResults(dir, header string, table []byte, results []bench.Result, sums []bench.Summary) error {
+	f, err := os.Create(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteJSONLines(f, results); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), append([]byte(header), table...), 0o644); err != nil {
+		return err
+	}
+	_, err = bench.WriteCharts(dir, sums)
+	return err
+}
+
+// runBenchPeer: pydevts bench-peer (internal: one side of a bench run).
+func runBenchPeer(args []string, std stdio) error {
+	return bench.Peer(std.in, std.out)
+}
