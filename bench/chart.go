@@ -110,15 +110,21 @@ func goodputChart(group string, sums []Summary) (*plot.Plot, error) {
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
 	p.Legend.Top = true
+	top := 0.0
 	var args []any
 	for _, t := range order {
 		xy := series[t]
+		for _, p := range xy {
+			top = max(top, p.Y)
+		}
 		slices.SortFunc(xy, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
 		args = append(args, t, xy)
 	}
 	if err := plotutil.AddLinePoints(p, args...); err != nil {
 		return nil, err
 	}
+	// Room above the highest line for the legend, which sits at the top.
+	p.Y.Max = top * 8
 	return p, nil
 }
 

@@ -92,6 +92,22 @@ func WriteJSONLines(w io.Writer, results []Result) error {
 	return nil
 }
 
+// ReadJSONLines reads results written by WriteJSONLines, to report or
+// chart an earlier run again.
+func ReadJSONLines(r io.Reader) ([]Result, error) {
+	var out []Result
+	dec := json.NewDecoder(r)
+	for line := 1; ; line++ {
+		var res Result
+		if err := dec.Decode(&res); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("bench: result %d: %w", line, err)
+		}
+		out = append(out, res)
+	}
+}
+
 // Summary is the median and range of one scenario and transport over its
 // valid repetitions.
 type Summary struct {

@@ -27,6 +27,7 @@ func runBench(args []string, std stdio) error {
 	reps := fl.Int("repetitions", 0, "override every scenario's repetitions")
 	dur := fl.Duration("duration", 0, "override every scenario's duration (warm-up included)")
 	memnet := fl.Bool("memnet", false, "use the in-memory link even as root (no kernel TCP)")
+	report := fl.String("report", "", "run nothing: table and charts from an earlier run's results.jsonl `file`")
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err
@@ -41,6 +42,9 @@ func runBench(args []string, std stdio) error {
 			std.out.Write(scenario.DefaultYAML())
 		}
 		return nil
+	}
+	if *report != "" {
+		return reportResults(*report, *out, std)
 	}
 	var ss []scenario.Scenario
 	switch {
@@ -93,6 +97,36 @@ func runBench(args []string, std stdio) error {
 	return interruptedErr(ctx, runErr)
 }
 
+// reportResults prints the table and redraws the charts of an earlier run.
+func reportResults(file, out string, std stdio) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	results, err := bench.ReadJSONLines(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("%s holds no results", file)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	sums := bench.Summarize(results)
+	var table bytes.Buffer
+	bench.WriteTable(&table, sums)
+	header := fmt.Sprintf("pydevts bench, %s, %d runs (from %s)\n\n", results[0].Start.Format("2006-01-02 15:04 MST"), len(results), file)
+	std.out.Write([]byte(header))
+	std.out.Write(table.Bytes())
+	if err := os.WriteFile(filepath.Join(out, "summary.md"), append([]byte(header), table.Bytes()...), 0o644); err != nil {
+		return err
+	}
+	_, err = bench.WriteCharts(out, sums)
+	return err
+}
+
 // adjust applies the command-line overrides to the scenarios.
 func adjust(ss []scenario.Scenario, only string, reps int, dur time.Duration) ([]scenario.Scenario, error) {
 	var keep []string
@@ -122,6 +156,9 @@ func adjust(ss []scenario.Scenario, only string, reps int, dur time.Duration) ([
 		if dur > 0 {
 			if dur <= s.Warmup {
 				return nil, fmt.Errorf("%w: --duration %v is not longer than %s's warm-up %v", errUsage, dur, s.Name, s.Warmup)
+			}
+			if n := len(s.Timeline); n > 0 && s.Timeline[n-1].At >= dur {
+				return nil, fmt.Errorf("%w: --duration %v would cut %s's timeline (its last change is at %v)", errUsage, dur, s.Name, s.Timeline[n-1].At)
 			}
 			s.Duration = dur
 		}

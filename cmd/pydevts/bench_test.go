@@ -32,6 +32,7 @@ func TestBenchErrors(t *testing.T) {
 	}{
 		{[]string{"bench", "--transports", "tcp-vegas"}, 2, "unknown transport"},
 		{[]string{"bench", "--duration", "500ms"}, 2, "not longer than"},
+		{[]string{"bench", "--full", "--duration", "3s"}, 2, "would cut outage's timeline"},
 		{[]string{"bench", "--scenarios", bad}, 1, "bad.yaml:3"},
 		{[]string{"bench", "--scenarios", "/nonexistent.yaml"}, 1, "no such file"},
 		{[]string{"bench", "extra"}, 2, "no arguments"},
@@ -65,6 +66,26 @@ func TestBenchMemnet(t *testing.T) {
 	if lines := strings.Count(readFile(t, filepath.Join(dir, "results.jsonl")), "\n"); lines != 6 {
 		t.Errorf("results.jsonl has %d lines, want 6 runs", lines)
 	}
+	// The same table again from the saved results.
+	again := t.TempDir()
+	code, out2, errOut := runCmd("bench", "--report", filepath.Join(dir, "results.jsonl"), "--out", again)
+	if code != 0 {
+		t.Fatalf("--report: exit %d: %s", code, errOut)
+	}
+	if tableOf(out2) != tableOf(out) {
+		t.Errorf("--report printed another table:\n%s\nwant:\n%s", tableOf(out2), tableOf(out))
+	}
+	if _, err := os.Stat(filepath.Join(again, "goodput-vs-loss-random-loss.svg")); err != nil {
+		t.Errorf("--report drew no chart: %v", err)
+	}
+}
+
+// tableOf returns the table rows of bench's output (after the header).
+func tableOf(s string) string {
+	if i := strings.Index(s, "| scenario"); i >= 0 {
+		return s[i:]
+	}
+	return s
 }
 
 func readFile(t *testing.T, p string) string {
