@@ -22,8 +22,15 @@ type peerConfig struct {
 
 // How a run probes latency.
 const (
-	// idleProbes are sent one after another before the bulk transfer.
+	// idleProbes are sent one after another before the bulk transfer,
+	// for at most idleBudget: at 30 % loss a probe can take seconds, and
+	// the run is about the bulk transfer.
 	idleProbes = 20
+	idleBudget = 5 * time.Second
+	// probeTimeout gives up on one probe. A probe given up ends probing
+	// on that connection: its late reply would be taken for the next
+	// probe's, so the percentiles cover the probes that came back.
+	probeTimeout = 3 * time.Second
 	// loadedProbeEvery spaces the probes during the bulk transfer: 10 Hz,
 	// as the research prototype did, is enough for percentiles over a few
 	// seconds without the probes adding load.
@@ -83,6 +90,13 @@ func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverI
 		rep.Err = fmt.Sprintf("bulk: %v", err)
 		return rep
 	}
+	// Read until the client ends the transfer, however late its first
+	// bytes came (seconds, at 30 % loss): hanging up when our own window
+	// closes would cut the client's transfer short. A client that never
+	// ends is bounded by the deadline.
+	if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		d.SetReadDeadline(time.Now().Add(cfg.Duration + runSlack))
+	}
 	// Count what arrives inside the window [warm-up, duration] measured
 	// from the first byte: the receiver's goodput, which no sender-side
 	// buffer can inflate.
@@ -112,13 +126,6 @@ func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverI
 			rep.Seconds = (min(now.Sub(start), cfg.Duration) - cfg.Warmup).Seconds()
 			return rep
 		}
-		if now.Sub(start) > cfg.Duration+time.Second {
-			// The client's end has not arrived a second after the
-			// window closed: nothing more to measure.
-			rep.Finished = true
-			rep.Seconds = (cfg.Duration - cfg.Warmup).Seconds()
-			return rep
-		}
 	}
 }
 
@@ -140,11 +147,12 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 		return rep
 	}
 	defer cl.close()
-	for range idleProbes {
+	probing := true
+	for idle := time.Now(); len(rep.Idle) < idleProbes && time.Since(idle) < idleBudget; {
 		t := time.Now()
-		if err := cl.ping(ctx); err != nil {
-			rep.Err = fmt.Sprintf("idle probe: %v", err)
-			return rep
+		if !probe(ctx, cl) {
+			probing = false
+			break
 		}
 		rep.Idle = append(rep.Idle, ms(time.Since(t)))
 	}
@@ -167,11 +175,11 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 		tick := time.NewTicker(loadedProbeEvery)
 		defer tick.Stop()
 		for now := range tick.C {
-			if now.After(stop) {
+			if !probing || now.After(stop) {
 				break
 			}
 			t := time.Now()
-			if err := cl.ping(ctx); err != nil {
+			if !probe(ctx, cl) {
 				break
 			}
 			if t.Sub(start) >= cfg.Warmup {
@@ -202,6 +210,13 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 		// with it, which the report shows as missing percentiles.
 	}
 	return rep
+}
+
+// probe does one request/response exchange within probeTimeout.
+func probe(ctx context.Context, cl client) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	return cl.ping(ctx) == nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

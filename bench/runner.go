@@ -125,11 +125,13 @@ func runOne(ctx context.Context, r run, exe string, tunErr error) Result {
 
 // fill completes a result from the two sides' reports.
 func fill(res *Result, srv serverReport, cl clientReport) {
+	// The client's failure is the cause when both failed: a server that
+	// waited for a client that never connected fails too.
 	switch {
-	case srv.Err != "":
-		res.Err = "server: " + srv.Err
 	case cl.Err != "":
 		res.Err = "client: " + cl.Err
+	case srv.Err != "":
+		res.Err = "server: " + srv.Err
 	}
 	res.WindowBytes, res.Seconds = srv.Window, srv.Seconds
 	if srv.Seconds > 0 {

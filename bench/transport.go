@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 )
 
 // A transport is one of the things compared: pydevts, kernel TCP with a
@@ -90,9 +91,14 @@ func echoStream(rw io.ReadWriter) {
 	}
 }
 
-// pingStream does one probe on rw. A probe that never returns is ended by
-// the run closing the connection.
-func pingStream(rw io.ReadWriter) error {
+// pingStream does one probe on rw, within ctx's deadline.
+func pingStream(ctx context.Context, rw io.ReadWriter) error {
+	if d, ok := ctx.Deadline(); ok {
+		if dl, ok := rw.(interface{ SetDeadline(time.Time) error }); ok {
+			dl.SetDeadline(d)
+			defer dl.SetDeadline(time.Time{})
+		}
+	}
 	buf := make([]byte, probeSize)
 	if _, err := rw.Write(buf); err != nil {
 		return err

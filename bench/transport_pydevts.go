@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/rudp"
@@ -99,7 +100,7 @@ func (pydevtsTransport) dial(ctx context.Context, env *env, info serverInfo) (cl
 			return nil, err
 		}
 	}
-	ep, err := rudp.NewEndpoint(pc, nil)
+	ep, err := rudp.NewEndpoint(pc, clientConfig)
 	if err != nil {
 		pc.Close()
 		return nil, err
@@ -134,6 +135,12 @@ func (c *pydevtsClient) close() error {
 	c.c.CloseWithError(0, "")
 	return c.ep.Close()
 }
+
+// clientConfig lets a handshake take up to 30 s: on the lossiest
+// scenarios (30 % each way) attempts fail half the time and retries back
+// off, as a user on such a link would allow (TCP retries a SYN for about
+// two minutes).
+var clientConfig = &rudp.Config{HandshakeTimeout: 30 * time.Second}
 
 // closeWriter makes Close half-close a stream, so the server sees EOF.
 type closeWriter struct {

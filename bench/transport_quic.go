@@ -155,7 +155,7 @@ func (c *quicClient) bulk(ctx context.Context) (io.WriteCloser, error) {
 	return c.stream(ctx, markBulk)
 }
 
-func (c *quicClient) ping(ctx context.Context) error { return pingStream(c.probe) }
+func (c *quicClient) ping(ctx context.Context) error { return pingStream(ctx, c.probe) }
 
 func (c *quicClient) lost() int64 { return int64(c.c.ConnectionStats().PacketsLost) }
 

@@ -132,7 +132,7 @@ func (c *tcpClient) bulk(ctx context.Context) (io.WriteCloser, error) {
 	return nc, nil
 }
 
-func (c *tcpClient) ping(ctx context.Context) error { return pingStream(c.probe) }
+func (c *tcpClient) ping(ctx context.Context) error { return pingStream(ctx, c.probe) }
 
 func (c *tcpClient) lost() int64 {
 	if c.bulkConn == nil {

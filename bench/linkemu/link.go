@@ -116,12 +116,13 @@ func (s LinkStats) Check() error {
 		errs = append(errs, fmt.Errorf("Udp RcvbufErrors A=%d B=%d: a receiving socket's buffer overflowed",
 			s.UDPRcvbufErrorsA, s.UDPRcvbufErrorsB))
 	}
-	// Packets corrupted A->B are counted by B's kernel, and the reverse.
-	if csA := s.UDPInCsumErrorsA + s.TCPInCsumErrorsA; csA > s.BA.Corrupted {
-		errs = append(errs, fmt.Errorf("InCsumErrors in A = %d, but the emulator corrupted only %d packets towards A", csA, s.BA.Corrupted))
+	// Packets corrupted A->B are counted by B's kernel, and the reverse;
+	// each corrupted copy the link delivered (duplicates included) can be.
+	if csA := s.UDPInCsumErrorsA + s.TCPInCsumErrorsA; csA > s.BA.CorruptedCopies {
+		errs = append(errs, fmt.Errorf("InCsumErrors in A = %d, but the emulator delivered only %d corrupted copies towards A", csA, s.BA.CorruptedCopies))
 	}
-	if csB := s.UDPInCsumErrorsB + s.TCPInCsumErrorsB; csB > s.AB.Corrupted {
-		errs = append(errs, fmt.Errorf("InCsumErrors in B = %d, but the emulator corrupted only %d packets towards B", csB, s.AB.Corrupted))
+	if csB := s.UDPInCsumErrorsB + s.TCPInCsumErrorsB; csB > s.AB.CorruptedCopies {
+		errs = append(errs, fmt.Errorf("InCsumErrors in B = %d, but the emulator delivered only %d corrupted copies towards B", csB, s.AB.CorruptedCopies))
 	}
 	if s.TunIOErrors > 0 {
 		errs = append(errs, fmt.Errorf("%d TUN reads or writes failed", s.TunIOErrors))

@@ -187,16 +187,21 @@ func TestLinkStatsCheck(t *testing.T) {
 	if err := (LinkStats{}).Check(); err != nil {
 		t.Errorf("zero stats: %v", err)
 	}
-	// Checksum errors are expected where the emulator corrupted towards.
-	ok := LinkStats{AB: Stats{Corrupted: 4}, UDPInCsumErrorsB: 3, TCPInCsumErrorsB: 1}
+	// Checksum errors are expected where the emulator corrupted towards,
+	// one per corrupted copy delivered (a duplicated one counts twice).
+	ok := LinkStats{AB: Stats{Corrupted: 4, CorruptedCopies: 4}, UDPInCsumErrorsB: 3, TCPInCsumErrorsB: 1}
 	if err := ok.Check(); err != nil {
 		t.Errorf("%+v: %v", ok, err)
+	}
+	dup := LinkStats{AB: Stats{Corrupted: 4, CorruptedCopies: 5}, TCPInCsumErrorsB: 5}
+	if err := dup.Check(); err != nil {
+		t.Errorf("a duplicated corrupted packet, counted twice by the kernel: %v", err)
 	}
 	for _, s := range []LinkStats{
 		{TunTxDroppedB: 1},
 		{UDPRcvbufErrorsA: 1},
-		{AB: Stats{Corrupted: 4}, UDPInCsumErrorsA: 1},
-		{AB: Stats{Corrupted: 4}, UDPInCsumErrorsB: 4, TCPInCsumErrorsB: 1},
+		{AB: Stats{Corrupted: 4, CorruptedCopies: 4}, UDPInCsumErrorsA: 1},
+		{AB: Stats{Corrupted: 4, CorruptedCopies: 4}, UDPInCsumErrorsB: 4, TCPInCsumErrorsB: 1},
 		{TunIOErrors: 1},
 	} {
 		if err := s.Check(); err == nil || !strings.Contains(err.Error(), "hidden loss") {

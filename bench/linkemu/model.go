@@ -52,8 +52,12 @@ type Stats struct {
 	QueueDrops uint64 // copies tail-dropped at the bottleneck queue
 	Duplicated uint64 // packets that got a second copy
 	Corrupted  uint64 // packets chosen for a flipped bit (counted when chosen, before the queue)
-	Reordered  uint64 // copies sent without the delay
-	Delivered  uint64 // copies that leave the link (a MemConn's inbox may still drop them)
+	// CorruptedCopies counts the copies of corrupted packets that left the
+	// link: a corrupted packet that is also duplicated arrives twice with
+	// its bad checksum, and one the queue drops never arrives.
+	CorruptedCopies uint64
+	Reordered       uint64 // copies sent without the delay
+	Delivered       uint64 // copies that leave the link (a MemConn's inbox may still drop them)
 
 	// MTUDrops counts datagrams larger than the path MTU, dropped before
 	// they reached the model (so they are not in Packets). Only MemConn
@@ -163,6 +167,9 @@ func (m *Model) Plan(n int, now time.Time) Fate {
 		f.At[f.Copies] = at
 		f.Copies++
 		m.stats.Delivered++
+		if f.Corrupt {
+			m.stats.CorruptedCopies++
+		}
 	}
 	if f.Copies == 0 {
 		return Fate{}

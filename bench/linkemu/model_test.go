@@ -402,3 +402,20 @@ func TestModelSetSpec(t *testing.T) {
 	}()
 	m.SetSpec(Spec{Loss: 2})
 }
+
+// TestCorruptedCopies: every delivered copy of a corrupted packet is
+// counted, so a corrupted duplicate counts twice.
+func TestCorruptedCopies(t *testing.T) {
+	m := NewModel(Spec{Corrupt: 0.2, Duplicate: 0.5}, 3)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var copies uint64
+	for range 20000 {
+		if f := m.Plan(1000, now); f.Corrupt {
+			copies += uint64(f.Copies)
+		}
+	}
+	st := m.Stats()
+	if st.CorruptedCopies != copies || st.CorruptedCopies <= st.Corrupted {
+		t.Fatalf("CorruptedCopies %d, counted %d, corrupted packets %d", st.CorruptedCopies, copies, st.Corrupted)
+	}
+}
