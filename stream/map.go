@@ -424,7 +424,7 @@ func (m *Map) Unacked() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range m.streams {
-		if !s.sendDone() && (s.send.written > s.send.base || s.send.finWanted) {
+		if !s.sendDone() && (s.send.written > s.send.buf.Base() || s.send.finWanted) {
 			return true
 		}
 	}

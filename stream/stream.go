@@ -84,11 +84,11 @@ func (s *Stream) Write(p []byte) (int, error) {
 		case s.wdl.passed():
 			return n, os.ErrDeadlineExceeded
 		}
-		if space := m.cfg.SendBuffer - len(s.send.buf); space > 0 {
+		if space := m.cfg.SendBuffer - int(s.send.written-s.send.buf.Base()); space > 0 {
 			// Copy at most 64 KiB per turn, so a large Write holds the
 			// lock, which the engine loop needs too, only briefly.
 			k := min(space, len(p), 64<<10)
-			s.send.buf = append(s.send.buf, p[:k]...)
+			s.send.buf.WriteAt(p[:k], s.send.written)
 			s.send.written += uint64(k)
 			p, n = p[k:], n+k
 			m.markReady(s)

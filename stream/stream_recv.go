@@ -1,12 +1,15 @@
 package stream
 
-import "github.com/pydevts/pydevts/internal/rangeset"
+import (
+	"github.com/pydevts/pydevts/internal/rangeset"
+	"github.com/pydevts/pydevts/internal/seqbuf"
+)
 
 // recvState is a stream's receiving side. buf holds the bytes from readOff
-// (the next byte the application reads) up to the highest offset received;
-// got says which of them arrived.
+// (the next byte the application reads, buf's Base) up to the highest
+// offset received; got says which of them arrived.
 type recvState struct {
-	buf     []byte
+	buf     seqbuf.Buffer
 	readOff uint64
 	got     rangeset.Set
 	highest uint64 // end of the highest byte received: counts against flow control
@@ -77,10 +80,7 @@ func (s *Stream) recvData(off uint64, data []byte, fin bool) error {
 			data = data[r.readOff-off:]
 			off = r.readOff
 		}
-		if need := int(end - r.readOff); need > len(r.buf) {
-			r.buf = append(r.buf, make([]byte, need-len(r.buf))...)
-		}
-		copy(r.buf[off-r.readOff:], data)
+		r.buf.WriteAt(data, off)
 		r.got.Add(off, end)
 	}
 	s.rcond.Broadcast()
@@ -100,7 +100,8 @@ func (s *Stream) recvReset(code, finalSize uint64) error {
 	if r.err == nil {
 		r.err = &Error{Code: code, Remote: true}
 		s.m.consumed += r.highest - r.readOff // unread bytes are dropped
-		r.buf, r.readOff = nil, r.highest
+		r.readOff = r.highest
+		r.buf.Reset(r.readOff)
 		r.got.Clear()
 	}
 	if err := s.count(finalSize); err != nil {
@@ -114,9 +115,10 @@ func (s *Stream) recvReset(code, finalSize uint64) error {
 // readLocked copies available bytes into p and gives credit back.
 func (s *Stream) readLocked(p []byte) int {
 	r := &s.recv
-	n := copy(p, r.buf[:r.available()])
-	r.buf = r.buf[n:]
+	n := int(min(uint64(len(p)), r.available()))
+	r.buf.ReadAt(p[:n], r.readOff)
 	r.readOff += uint64(n)
+	r.buf.Discard(r.readOff)
 	r.got.RemoveBelow(r.readOff)
 	s.m.consumed += uint64(n)
 	// Raise the window when half of it is used, as most TCP stacks do:
@@ -152,7 +154,8 @@ func (s *Stream) closeReadLocked(code uint64) {
 	}
 	r.discard = true
 	s.m.consumed += r.highest - r.readOff
-	r.buf, r.readOff = nil, r.highest
+	r.readOff = r.highest
+	r.buf.Reset(r.readOff)
 	r.got.Clear()
 	r.updateWanted = false
 	if r.err == nil && !(r.finKnown && r.highest == r.finalSize) {

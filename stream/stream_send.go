@@ -1,18 +1,20 @@
 package stream
 
 import (
+	"slices"
+
 	"github.com/pydevts/pydevts/internal/rangeset"
+	"github.com/pydevts/pydevts/internal/seqbuf"
 	"github.com/pydevts/pydevts/internal/wire"
 )
 
-// sendState is a stream's sending side. buf holds the bytes from offset
-// base (everything below is acknowledged) to written (the end of what the
+// sendState is a stream's sending side. buf holds the bytes from its Base
+// (everything below is acknowledged) to written (the end of what the
 // application wrote); next is the first byte never sent. Bytes in
 // [base, next) are in flight, acknowledged (acked) or waiting to be resent
 // (lost).
 type sendState struct {
-	buf     []byte
-	base    uint64
+	buf     seqbuf.Buffer
 	written uint64
 	next    uint64
 	acked   rangeset.Set
@@ -81,8 +83,10 @@ func (s *Stream) appendData(dst []byte, budget int, sent []wire.Sent) ([]byte, [
 	}
 	n = min(n, uint64(budget-hdr))
 	fin := st.finWanted && off+n == st.written
-	data := st.buf[off-st.base : off-st.base+n]
-	dst = wire.AppendStream(dst, s.id, off, data, fin, true)
+	dst = wire.AppendStreamHeader(dst, s.id, off, int(n), fin, true)
+	l := len(dst)
+	dst = slices.Grow(dst, int(n))[:l+int(n)]
+	st.buf.ReadAt(dst[l:], off)
 	sent = append(sent, wire.Sent{Type: wire.FrameStream, ID: s.id, Offset: off, Length: n, Fin: fin})
 	if off < st.next {
 		st.lost.Remove(off, off+n)
@@ -108,9 +112,8 @@ func (s *Stream) dataAcked(off, n uint64, fin bool) {
 	if fin {
 		st.finAcked = true
 	}
-	if base := st.acked.Prefix(st.base); base > st.base {
-		st.buf = st.buf[base-st.base:]
-		st.base = base
+	if base := st.acked.Prefix(st.buf.Base()); base > st.buf.Base() {
+		st.buf.Discard(base)
 		st.acked.RemoveBelow(base)
 		s.wcond.Broadcast()
 	}
@@ -124,7 +127,7 @@ func (s *Stream) dataLost(off, n uint64, fin bool) {
 		return
 	}
 	end := min(off+n, st.next)
-	off = max(off, st.base)
+	off = max(off, st.buf.Base())
 	if off < end {
 		st.lost.Add(off, end)
 		for _, r := range st.acked.Ranges() {
@@ -144,13 +147,13 @@ func (s *Stream) dataLost(off, n uint64, fin bool) {
 // and reset the stream with its code.
 func (s *Stream) stopSending(code uint64) {
 	st := &s.send
-	if st.err != nil || (st.finAcked && st.base == st.written) {
+	if st.err != nil || (st.finAcked && st.buf.Base() == st.written) {
 		return // already finished: nothing to stop
 	}
 	st.err = &Error{Code: code, Remote: true}
 	st.resetCode, st.resetWanted = code, true
 	st.lost.Clear()
-	st.buf = nil
+	st.buf.Reset(st.written)
 	s.wcond.Broadcast()
 	s.m.markCtl(s)
 }
@@ -167,7 +170,7 @@ func (s *Stream) sendDone() bool {
 	case st.resetWanted || st.resetSent:
 		return st.resetAcked
 	}
-	return st.finAcked && st.base == st.written
+	return st.finAcked && st.buf.Base() == st.written
 }
 
 // appendControl appends the stream's pending control frames.

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/net/nettest"
 
+	"github.com/pydevts/pydevts/internal/seqbuf"
 	"github.com/pydevts/pydevts/internal/wire"
 )
 
@@ -132,12 +133,13 @@ func TestFlowControlBoundsMemory(t *testing.T) {
 	}, "the writer to fill the window and its buffer")
 	time.Sleep(20 * time.Millisecond)
 	a.mu.Lock()
-	sendBuf, written0 := len(s.send.buf), s.send.written
+	// Buffers are held in chunks, one of which a window may straddle.
+	sendBuf, written0 := s.send.buf.Chunks()*seqbuf.ChunkSize, s.send.written
 	a.mu.Unlock()
 	b.mu.Lock()
-	recvBuf := len(peer.recv.buf)
+	recvBuf := peer.recv.buf.Chunks() * seqbuf.ChunkSize
 	b.mu.Unlock()
-	if written0 != uint64(cfg.StreamWindow+cfg.SendBuffer) || sendBuf > cfg.SendBuffer || recvBuf > cfg.StreamWindow {
+	if written0 != uint64(cfg.StreamWindow+cfg.SendBuffer) || sendBuf > cfg.SendBuffer+seqbuf.ChunkSize || recvBuf > cfg.StreamWindow+seqbuf.ChunkSize {
 		t.Fatalf("written %d, send buffer %d, receive buffer %d", written0, sendBuf, recvBuf)
 	}
 	select {

@@ -34,6 +34,12 @@ func StreamHeaderLen(id, offset uint64, n int, withLen bool) int {
 // AppendStream appends a STREAM frame. Without withLen the frame must be
 // the last in its packet.
 func AppendStream(b []byte, id, offset uint64, data []byte, fin, withLen bool) []byte {
+	return append(AppendStreamHeader(b, id, offset, len(data), fin, withLen), data...)
+}
+
+// AppendStreamHeader appends a STREAM frame's header for n bytes of data,
+// which the caller appends next.
+func AppendStreamHeader(b []byte, id, offset uint64, n int, fin, withLen bool) []byte {
 	t := byte(FrameStream)
 	if fin {
 		t |= streamFlagFin
@@ -49,9 +55,9 @@ func AppendStream(b []byte, id, offset uint64, data []byte, fin, withLen bool) [
 		b = AppendVarint(b, offset)
 	}
 	if withLen {
-		b = AppendVarint(b, uint64(len(data)))
+		b = AppendVarint(b, uint64(n))
 	}
-	return append(b, data...)
+	return b
 }
 
 func parseStream(r *reader, flags byte, f *StreamFrame) {
