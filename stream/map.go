@@ -99,9 +99,9 @@ type Map struct {
 	consumed       uint64 // bytes read by the application or discarded
 	sendMaxData    bool
 
-	ready         []*Stream // streams with data to send, round-robin
-	retransmitted uint64    // bytes sent again after a loss
-	ctl           []*Stream // streams with control frames to send
+	ready         fifo[*Stream] // streams with data to send, round-robin
+	retransmitted uint64        // bytes sent again after a loss
+	ctl           fifo[*Stream] // streams with control frames to send
 }
 
 // NewMap returns the stream map of a connection. initiator says whether
@@ -282,7 +282,7 @@ func (m *Map) requeueBlocked() {
 func (m *Map) markReady(s *Stream) {
 	if !s.queued && s.hasData() {
 		s.queued = true
-		m.ready = append(m.ready, s)
+		m.ready.push(s)
 		m.wake()
 	}
 }
@@ -291,7 +291,7 @@ func (m *Map) markReady(s *Stream) {
 func (m *Map) markCtl(s *Stream) {
 	if !s.ctlQueued {
 		s.ctlQueued = true
-		m.ctl = append(m.ctl, s)
+		m.ctl.push(s)
 		m.wake()
 	}
 }
@@ -300,7 +300,7 @@ func (m *Map) markCtl(s *Stream) {
 func (m *Map) HasData() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.sendMaxData || m.sendMaxStreams || len(m.ctl) > 0 || len(m.ready) > 0
+	return m.sendMaxData || m.sendMaxStreams || m.ctl.len() > 0 || m.ready.len() > 0
 }
 
 // minFrame is the smallest room worth filling with stream data: below it
@@ -326,15 +326,13 @@ func (m *Map) AppendFrames(dst []byte, budget int, sent []wire.Sent) ([]byte, []
 		sent = append(sent, wire.Sent{Type: wire.FrameMaxStreams})
 		m.sendMaxStreams = false
 	}
-	for len(m.ctl) > 0 && room() >= 1+3*8 {
-		s := m.ctl[0]
-		m.ctl = m.ctl[1:]
+	for m.ctl.len() > 0 && room() >= 1+3*8 {
+		s := m.ctl.pop()
 		s.ctlQueued = false
 		dst, sent = s.appendControl(dst, sent)
 	}
-	for len(m.ready) > 0 && room() >= minFrame {
-		s := m.ready[0]
-		m.ready = m.ready[1:]
+	for m.ready.len() > 0 && room() >= minFrame {
+		s := m.ready.pop()
 		s.queued = false
 		var ok bool
 		dst, sent, ok = s.appendData(dst, room(), sent)
@@ -450,7 +448,8 @@ func (m *Map) CloseAll(err error) {
 		s.rcond.Broadcast()
 		s.wcond.Broadcast()
 	}
-	m.ready, m.ctl = nil, nil
+	m.ready.reset()
+	m.ctl.reset()
 	m.openCond.Broadcast()
 	m.acceptCond.Broadcast()
 }

@@ -60,8 +60,17 @@ func (s *Set) Remove(start, end uint64) {
 		keep[n] = Range{end, s.r[j-1].End}
 		n++
 	}
-	tail := s.r[j:]
-	s.r = append(append(s.r[:i:i], keep[:n]...), tail...)
+	// Replace s.r[i:j] by keep[:n] in place: the set's array is reused,
+	// so a set that is added to at the top and trimmed at the bottom (a
+	// window) stops allocating once it has its size.
+	if n > j-i { // one range split in two
+		s.r = append(s.r, Range{})
+		copy(s.r[j+1:], s.r[j:])
+		j++
+	}
+	copy(s.r[i:], keep[:n])
+	m := copy(s.r[i+n:], s.r[j:])
+	s.r = s.r[:i+n+m]
 }
 
 // RemoveBelow removes every value below v.
