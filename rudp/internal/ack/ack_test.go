@@ -2,6 +2,7 @@ package ack
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -378,5 +379,66 @@ func TestReceiverLearnsReordering(t *testing.T) {
 	r.OnPacket(4, true, t0.Add(ms(11))) // 3 is missing
 	if d := r.RequestDeadline(rtt); !d.Equal(t0.Add(ms(11) + ms(10)*9/8)) {
 		t.Fatalf("request due %v after the hole, want 9/8 of the 10ms reordering", d.Sub(t0.Add(ms(11))))
+	}
+}
+
+// nopHandler is a Handler that keeps nothing.
+type nopHandler struct{}
+
+func (nopHandler) OnAcked(*Packet) {}
+func (nopHandler) OnLost(*Packet)  {}
+
+// TestSteadyFlowDoesNotAllocate: a sender with a window of packets in
+// flight, acknowledged in steps, reuses its history and frame lists once
+// it has grown to the window.
+func TestSteadyFlowDoesNotAllocate(t *testing.T) {
+	var s Sender
+	var h nopHandler
+	pn, at := uint64(0), t0
+	f := &wire.AckFrame{Ranges: make([]wire.AckRange, 1)}
+	step := func() {
+		for range 10 {
+			send(&s, pn, at)
+			pn++
+		}
+		at = at.Add(time.Millisecond)
+		if pn > 500 {
+			f.Ranges[0] = wire.AckRange{Smallest: 0, Largest: pn - 500}
+			if err := s.OnAck(f, at, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 200 {
+		step() // grow to the window
+	}
+	// Counted in total, not averaged: AllocsPerRun rounds an allocation
+	// every few hundred packets down to zero.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 1000 {
+		step()
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.Mallocs - before.Mallocs; n != 0 {
+		t.Fatalf("%d allocations for 10,000 packets sent and acknowledged", n)
+	}
+	if got := len(s.packets); got > 520 {
+		t.Fatalf("%d records kept for 500 in flight", got)
+	}
+}
+
+func BenchmarkSendAck(b *testing.B) {
+	var s Sender
+	f := &wire.AckFrame{Ranges: make([]wire.AckRange, 1)}
+	b.ReportAllocs()
+	at := t0
+	for i := range uint64(b.N) {
+		send(&s, i, at)
+		if i%10 == 9 && i > 500 {
+			at = at.Add(time.Millisecond)
+			f.Ranges[0] = wire.AckRange{Smallest: 0, Largest: i - 500}
+			s.OnAck(f, at, nopHandler{})
+		}
 	}
 }

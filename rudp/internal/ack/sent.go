@@ -43,6 +43,7 @@ type Sender struct {
 	MaxAckDelay time.Duration
 
 	packets       []Packet // ascending PN; done records are trimmed from the front
+	store         []Packet // the array packets is the tail of
 	sentAny       bool
 	largestSent   uint64
 	largestAcked  uint64
@@ -76,6 +77,9 @@ func (s *Sender) NewFrames() []wire.Sent {
 // OnSent records a packet just sent. Packet numbers must increase.
 func (s *Sender) OnSent(p Packet) {
 	p.done = false
+	if len(s.packets) == cap(s.packets) {
+		s.grow()
+	}
 	s.packets = append(s.packets, p)
 	s.largestSent, s.sentAny = p.PN, true
 	if p.InFlight {
@@ -249,10 +253,30 @@ func (s *Sender) trim(now time.Time) {
 	if i == 0 {
 		return
 	}
+	clear(s.packets[:i])
 	s.packets = s.packets[i:]
-	if cap(s.packets) > 64 && len(s.packets) < cap(s.packets)/4 {
-		s.packets = append(make([]Packet, 0, 2*len(s.packets)+16), s.packets...)
+	if cap(s.store) > 256 && len(s.packets) < cap(s.store)/8 {
+		s.realloc(2*len(s.packets) + 16) // memory follows what is in flight
 	}
+}
+
+// grow makes room at the end of packets: by moving the records to the
+// front of their array when trimming freed at least half of it, else in a
+// new array twice the size. Records then move O(1) times each on average,
+// and a steady flow stops allocating.
+func (s *Sender) grow() {
+	if n := len(s.packets); n > 0 && cap(s.store)-cap(s.packets) >= n {
+		copy(s.store[:n], s.packets)
+		clear(s.store[n:cap(s.store)])
+		s.packets = s.store[:n]
+		return
+	}
+	s.realloc(2*len(s.packets) + 16)
+}
+
+func (s *Sender) realloc(size int) {
+	s.store = make([]Packet, size)
+	s.packets = s.store[:copy(s.store, s.packets)]
 }
 
 // LossTimer returns when DetectLoss should next run, or zero.
