@@ -3,7 +3,11 @@
 // link; the engine sees only this interface, which is batched from the
 // start because on these machines a syscall costs ten times the crypto of a
 // packet (see limits.md: 9 µs per datagram with WriteTo/ReadFrom, 3.6 µs
-// with WriteBatch/ReadBatch).
+// with WriteBatch/ReadBatch). On Linux the UDP carrier goes further with
+// the kernel's UDP offloads, GSO on send and GRO on receive (1.7 µs and
+// 0.4 µs per datagram there), behind the same interface: the engine still
+// sends a batch of datagrams to one address and receives one datagram per
+// buffer.
 package carrier
 
 import (
