@@ -23,11 +23,14 @@ var rules = map[string][]string{
 	// or acknowledged, message IDs delivered, packet numbers received), and
 	// the arrows let stream and message import nothing of ours but wire.
 	"internal/rangeset": {"std"},
+	// internal/seqbuf, another leaf: a stream's bytes by offset in pooled
+	// chunks, for both directions of stream (and nothing else yet).
+	"internal/seqbuf": {"std"},
 	// handshake also imports golang.org/x/sys/cpu: the only way to learn
 	// whether the CPU has AES instructions (for AES-GCM versus ChaCha20);
 	// x/crypto already depends on x/sys, so nothing new enters the build.
 	"handshake":             {"std", "golang.org/x/crypto/...", "golang.org/x/sys/cpu"},
-	"stream":                {"std", "internal/wire", "internal/rangeset"},
+	"stream":                {"std", "internal/wire", "internal/rangeset", "internal/seqbuf"},
 	"message":               {"std", "internal/wire", "internal/rangeset"},
 	"rudp/internal/ack":     {"std", "internal/wire", "internal/rangeset"},
 	"rudp/internal/cc":      {"std"},

@@ -71,8 +71,9 @@ const maxWindow = 1 << 30
 // config is a Config with defaults applied and checked.
 type config struct {
 	Config
-	streams  stream.Config
-	messages message.Config
+	streams   stream.Config
+	messages  message.Config
+	parkAfter time.Duration // parkAfter when the endpoint was made: tests change it
 }
 
 func (c *Config) resolve() (*config, error) {
@@ -114,6 +115,7 @@ func (c *Config) resolve() (*config, error) {
 	cfg.streams = stream.Config{StreamWindow: cfg.StreamWindow, ConnWindow: cfg.ConnWindow,
 		SendBuffer: cfg.SendBuffer, MaxIncoming: cfg.MaxIncomingStreams}
 	cfg.messages = message.Config{Window: cfg.MessageWindow}
+	cfg.parkAfter = parkAfter
 	return &cfg, nil
 }
 

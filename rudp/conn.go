@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,10 +21,13 @@ import (
 // A Conn is one encrypted connection to a peer: it carries any number of
 // streams and messages. Its methods are safe for concurrent use.
 //
-// One goroutine, the connection's loop, owns all its protocol state:
-// packets, timers, user requests and wake-ups all arrive on channels it
-// selects on, so nothing of it needs a lock. Streams and messages keep
-// their own locks, shared with the users reading and writing them.
+// One goroutine at a time, the connection's loop, owns all its protocol
+// state: packets, timers, user requests and wake-ups are queued for it and
+// it takes them in turn, so nothing of it needs a lock. Streams and
+// messages keep their own locks, shared with the users reading and
+// writing them. A connection with nothing due for a while parks its loop:
+// the goroutine ends, and a timer or any arriving work starts a new one.
+// An idle connection then costs its state and a timer, no goroutine.
 type Conn struct {
 	e         *Endpoint
 	cfg       *config
@@ -47,9 +51,12 @@ type Conn struct {
 	err          error         // why it ended; written before closed is closed
 	ownsEndpoint atomic.Bool   // a Dial's private endpoint closes with it
 
-	in   chan inbound
-	wake chan struct{}
-	ops  chan func()
+	in        inQueue
+	wake      chan struct{} // datagrams or ops queued, or something to send
+	loopState atomic.Int32  // loopNew, loopParked, loopRunning or loopEnded
+	opsMu     sync.Mutex
+	ops       []func() // run on the loop: user requests that read its state
+	parkTimer *time.Timer
 
 	// Loop-owned from here on.
 	state      connState
@@ -83,6 +90,7 @@ type Conn struct {
 	closeReason  string
 	now          time.Time // the loop's current time, for the ack handler
 	stats        connCounters
+	inBatch      []inbound // the loop's side of in
 	outBufs      []*[]byte
 	outRaw       [][]byte
 	timer        *time.Timer
@@ -108,9 +116,7 @@ func newConn(e *Endpoint, initiator bool, id uint64, remote netip.AddrPort) (*Co
 		established: make(chan struct{}),
 		closed:      make(chan struct{}),
 		done:        make(chan struct{}),
-		in:          make(chan inbound, inboundQueue),
 		wake:        make(chan struct{}, 1),
-		ops:         make(chan func()),
 		remote:      remote,
 		born:        now,
 		lastRecv:    now,
@@ -123,8 +129,28 @@ func newConn(e *Endpoint, initiator bool, id uint64, remote netip.AddrPort) (*Co
 	return c, nil
 }
 
-// wakeLoop tells the loop there may be something to send; it never blocks.
+// Loop states. A parked loop has no goroutine; wakeLoop starts one. A new
+// connection's loop is started by start alone, once it is set up.
+const (
+	loopNew int32 = iota
+	loopParked
+	loopRunning
+	loopEnded
+)
+
+// start starts the connection's loop for the first time.
+func (c *Conn) start() {
+	c.loopState.Store(loopRunning)
+	go c.run()
+}
+
+// wakeLoop tells the loop there may be something to do, starting it if it
+// is parked; it never blocks.
 func (c *Conn) wakeLoop() {
+	if c.loopState.CompareAndSwap(loopParked, loopRunning) {
+		go c.run()
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -135,12 +161,35 @@ func (c *Conn) wakeLoop() {
 // false if the loop has ended.
 func (c *Conn) onLoop(f func()) bool {
 	ran := make(chan struct{})
+	c.opsMu.Lock()
+	c.ops = append(c.ops, func() { f(); close(ran) })
+	c.opsMu.Unlock()
+	c.wakeLoop()
 	select {
-	case c.ops <- func() { f(); close(ran) }:
-		<-ran
+	case <-ran:
 		return true
 	case <-c.done:
-		return false
+		// The loop ended; it may have run f just before.
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// runOps runs the queued ops.
+func (c *Conn) runOps() {
+	c.opsMu.Lock()
+	ops := c.ops
+	c.ops = nil
+	c.opsMu.Unlock()
+	for _, op := range ops {
+		if c.state == stateEnded {
+			return // their callers see done closed
+		}
+		op()
 	}
 }
 

@@ -9,40 +9,28 @@ import (
 	"github.com/pydevts/pydevts/stream"
 )
 
-// run is the connection's loop. It ends when the connection does.
+// run is the connection's loop: it runs until the connection ends or
+// parks. Its first run sends the first initiation of a dial.
 func (c *Conn) run() {
-	defer c.finish()
-	c.timer = time.NewTimer(time.Hour)
-	defer c.timer.Stop()
-	if c.state == stateHandshake {
-		c.sendInitiation(time.Now())
+	if c.timer == nil {
+		c.timer = time.NewTimer(time.Hour)
+		if c.state == stateHandshake {
+			c.sendInitiation(time.Now())
+		}
+	} else {
+		c.parkTimer.Stop()
 	}
-	c.armTimer(time.Now())
 	for c.state != stateEnded {
+		// Queued datagrams and ops are handled before sending: one flush
+		// then acknowledges all the datagrams.
+		c.handleQueued()
+		c.now = time.Now()
+		c.runOps()
 		select {
-		case in := <-c.in:
-			c.now = time.Now()
-			c.handleInbound(in)
-			// Take what else is queued, up to a batch, before sending:
-			// one flush then acknowledges them all.
-			for range batchSize - 1 {
-				select {
-				case in := <-c.in:
-					c.handleInbound(in)
-					continue
-				default:
-				}
-				break
-			}
-		case <-c.timer.C:
-		case <-c.wake:
-		case op := <-c.ops:
-			c.now = time.Now()
-			op()
 		case <-c.e.done:
-			c.now = time.Now()
 			c.closeLocal(CodeEndpointClosed, "endpoint closed")
 			c.end(c.err)
+		default:
 		}
 		if c.state == stateEnded {
 			break
@@ -50,8 +38,48 @@ func (c *Conn) run() {
 		c.now = time.Now()
 		c.onTimers(c.now)
 		c.flush(c.now)
-		c.armTimer(c.now)
+		next := c.nextDeadline(c.now)
+		if next.Sub(c.now) >= c.cfg.parkAfter {
+			if c.park(next) {
+				return
+			}
+			continue // woken while parking: the work is queued
+		}
+		c.timer.Reset(max(next.Sub(c.now), 0))
+		select {
+		case <-c.timer.C:
+		case <-c.wake:
+		case <-c.e.done:
+		}
 	}
+	c.timer.Stop()
+	c.loopState.Store(loopEnded)
+	c.finish()
+}
+
+// park ends the loop's goroutine until next, or until wakeLoop; it
+// reports false if work arrived meanwhile and the loop goes on.
+func (c *Conn) park(next time.Time) bool {
+	d := next.Sub(c.now)
+	c.timer.Stop()
+	if c.parkTimer == nil {
+		c.parkTimer = time.AfterFunc(d, c.wakeLoop)
+	} else {
+		c.parkTimer.Reset(d)
+	}
+	c.loopState.Store(loopParked)
+	// A wakeLoop before the store found the loop running and left a
+	// token: take it back and go on, unless a wakeLoop after the store
+	// has already started the next goroutine.
+	select {
+	case <-c.wake:
+		if c.loopState.CompareAndSwap(loopParked, loopRunning) {
+			c.parkTimer.Stop()
+			return false
+		}
+	default:
+	}
+	return true
 }
 
 // establish installs a finished handshake: keys, the peer's parameters, the
@@ -129,8 +157,8 @@ func (c *Conn) onTimers(now time.Time) {
 	}
 }
 
-// armTimer sets the loop's timer to the earliest deadline.
-func (c *Conn) armTimer(now time.Time) {
+// nextDeadline returns the earliest time the loop has something to do.
+func (c *Conn) nextDeadline(now time.Time) time.Time {
 	var next time.Time
 	at := func(t time.Time) {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
@@ -161,8 +189,7 @@ func (c *Conn) armTimer(now time.Time) {
 	if next.IsZero() {
 		next = now.Add(time.Hour)
 	}
-	d := max(next.Sub(now), 0)
-	c.timer.Reset(d)
+	return next
 }
 
 // sendInitiation sends a fresh initiation and schedules the next retry.
@@ -202,16 +229,29 @@ func (c *Conn) finish() {
 	c.e.remove(c, !c.initiator && !c.confirmed)
 	c.final = c.snapshot()
 	close(c.done)
-	for {
-		select {
-		case in := <-c.in:
-			c.e.putBuf(in.buf)
-		default:
-			c.closeOwnEndpoint()
-			c.e.loops.Done()
-			return
-		}
+	for _, in := range c.in.close() {
+		c.e.putBuf(in.buf)
 	}
+	c.closeOwnEndpoint()
+	c.e.loops.Done()
+}
+
+// handleQueued handles the datagrams queued for the connection.
+func (c *Conn) handleQueued() {
+	batch := c.in.take(c.inBatch)
+	if len(batch) == 0 {
+		c.inBatch = batch
+		return
+	}
+	c.now = time.Now()
+	for i := range batch {
+		c.handleInbound(batch[i])
+		batch[i] = inbound{}
+	}
+	if cap(batch) > 4*batchSize && len(batch) < batchSize {
+		batch = nil // a burst is over: give its array back
+	}
+	c.inBatch = batch[:0]
 }
 
 func later(a, b time.Time) time.Time {

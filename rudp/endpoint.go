@@ -143,6 +143,13 @@ func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, err
 	if _, err := handshake.NewInitiator(handshake.InitiatorConfig{Identity: rc.Identity, Peer: rc.Identity.Card(), Params: rc.transportParams().encode()}); err != nil {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
+	if u, ok := c.(*carrier.UDP); ok {
+		gso, gro := u.Offload()
+		e.log.Debug("rudp: endpoint", "addr", u.LocalAddr(), "gso", gso, "gro", gro)
+		if w := u.BufferWarning(); w != "" {
+			e.log.Warn("rudp: " + w) // once per socket
+		}
+	}
 	e.workers.Add(2)
 	go e.readLoop()
 	go e.handshakeLoop()
@@ -253,13 +260,12 @@ func (e *Endpoint) dispatch(in inbound) bool {
 		e.counters.unknownConn.Add(1)
 		return false
 	}
-	select {
-	case c.in <- in:
-		return true
-	default:
+	if !c.in.push(in) {
 		e.counters.queueFull.Add(1)
 		return false
 	}
+	c.wakeLoop()
+	return true
 }
 
 // handshakeLoop answers initiations, off the read loop: a handshake costs
@@ -321,7 +327,7 @@ func (e *Endpoint) answer(in inbound) {
 	e.mu.Unlock()
 	e.counters.handshakesAccepted.Add(1)
 	e.carrier.Send([][]byte{resp}, in.from)
-	go c.run()
+	c.start()
 }
 
 // confirmed moves a responder connection, now proven live, to the accept
@@ -405,7 +411,7 @@ func (e *Endpoint) dialAddr(ctx context.Context, addr netip.AddrPort, peer hands
 	e.conns[id] = c
 	e.loops.Add(1)
 	e.mu.Unlock()
-	go c.run()
+	c.start()
 	select {
 	case <-c.established:
 		return c, nil
@@ -443,8 +449,15 @@ func (e *Endpoint) Close() error {
 		return nil
 	}
 	e.closing = true
+	conns := make([]*Conn, 0, len(e.conns))
+	for _, c := range e.conns {
+		conns = append(conns, c)
+	}
 	e.mu.Unlock()
 	close(e.done)
+	for _, c := range conns {
+		c.wakeLoop() // a parked loop must see done too
+	}
 	e.loops.Wait()
 	err := e.carrier.Close()
 	e.workers.Wait()

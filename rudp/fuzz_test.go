@@ -153,12 +153,11 @@ func FuzzDispatch(f *testing.F) {
 			// The buffer went to the connection's queue or the handshake
 			// queue; take it back out so the queues never fill.
 			select {
-			case in := <-h.c.in:
-				h.c.now = time.Now()
-				h.c.handleInbound(in)
 			case in := <-h.e.hsQ:
 				h.e.answer(in)
 				h.e.putBuf(in.buf)
+			default:
+				h.c.handleQueued()
 			}
 		}
 	})

@@ -122,6 +122,7 @@ func TestThousandConnections(t *testing.T) {
 	ce := clientEndpoint(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	before := memInUse()
 	served := make(chan struct{}, n) // one per server side whose reply was acknowledged
 	go func() {
 		for {
@@ -185,6 +186,27 @@ func TestThousandConnections(t *testing.T) {
 		t.Fatalf("the listener holds %d connections, want %d", got, n)
 	}
 	t.Logf("listener: %+v", l.Endpoint().Stats())
+	// Both ends of each connection live in this process, and the
+	// listener also holds connections for initiations that were retried
+	// (they wait to be confirmed, until pendingTimeout).
+	conns := int64(l.Endpoint().Stats().Connections + ce.Stats().Connections)
+	perConn := (memInUse() - before) / conns
+	t.Logf("memory per idle connection: %d bytes", perConn)
+	if perConn >= 16<<10 {
+		t.Errorf("an idle connection holds %d bytes, the budget is 16 KiB", perConn)
+	}
+}
+
+// memInUse returns the heap and stack memory in use after a collection.
+func memInUse() int64 {
+	var m runtime.MemStats
+	// Each collection halves the stacks of goroutines that use less
+	// than a quarter of theirs: a few bring idle loops to their size.
+	for range 5 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse + m.StackInuse)
 }
 
 // TestStalledReaderBoundsMemory: a reader that stops reading stops the
@@ -254,5 +276,72 @@ func TestStalledReaderBoundsMemory(t *testing.T) {
 	n, err := io.Copy(io.Discard, peer)
 	if err != nil || n != total {
 		t.Fatalf("read %d of %d bytes after resuming: %v", n, total, err)
+	}
+}
+
+// TestIdleConnectionParks: a connection with nothing to do parks its
+// loop (no goroutine) and wakes for the peer's packets, its own user and
+// its keepalive timer alike.
+func TestIdleConnectionParks(t *testing.T) {
+	defer func(d time.Duration) { parkAfter = d }(parkAfter)
+	parkAfter = 50 * time.Millisecond
+	cfg := &Config{IdleTimeout: 3 * time.Second, KeepAlive: 300 * time.Millisecond}
+	l := listenLoopback(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	accepted := make(chan *Conn, 1)
+	go func() {
+		c, err := l.Accept(ctx)
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := Dial(ctx, "udp4", l.Addr().String(), l.Endpoint().Identity().Card(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseWithError(0, "")
+	s := <-accepted
+	parked := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for c.loopState.Load() != loopParked || s.loopState.Load() != loopParked {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: loops not parked (%d, %d)", what, c.loopState.Load(), s.loopState.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	parked("after the handshake")
+	for i := range 3 {
+		// A message each way wakes both loops; then they park again.
+		want := fmt.Sprintf("ping %d", i)
+		if err := c.SendMessage(ctx, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ReceiveMessage(ctx)
+		if err != nil || string(got) != want {
+			t.Fatalf("received %q, %v", got, err)
+		}
+		parked(want)
+	}
+	// Keepalives (every 300 ms) wake the parked loops and keep the
+	// connection alive well past its 3 s idle timeout.
+	before := c.Stats().PacketsSent
+	time.Sleep(4 * time.Second)
+	if c.Err() != nil || s.Err() != nil {
+		t.Fatalf("connection ended while idle: %v, %v", c.Err(), s.Err())
+	}
+	if sent := c.Stats().PacketsSent - before; sent < 3 {
+		t.Fatalf("%d keepalives in 4 s", sent)
+	}
+	parked("after keepalives")
+	if err := c.Close(); err != nil {
+		t.Fatalf("graceful close of a parked connection: %v", err)
+	}
+	select {
+	case <-s.Done():
+	case <-ctx.Done():
+		t.Fatal("the peer did not see the close")
 	}
 }

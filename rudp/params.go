@@ -28,6 +28,14 @@ var (
 	// the handshake timeout of an honest initiator, after which it has
 	// given up too.
 	pendingTimeout = 10 * time.Second
+
+	// parkAfter: a loop with nothing due for this long parks (its
+	// goroutine ends until the timer or new work). Keepalives and idle
+	// timeouts are seconds away, everything of an active connection
+	// (acks, pacing, loss timers) well under this, so only an idle
+	// connection parks, and not one between two requests a few RTTs
+	// apart.
+	parkAfter = time.Second
 )
 
 // Limits of an endpoint.

@@ -255,7 +255,12 @@ func (s *Sender) trim(now time.Time) {
 	}
 	clear(s.packets[:i])
 	s.packets = s.packets[i:]
-	if cap(s.store) > 256 && len(s.packets) < cap(s.store)/8 {
+	switch {
+	case len(s.packets) == 0 && cap(s.store) <= 64:
+		// Nothing outstanding: an idle connection holds no history (a
+		// busy one rarely gets here, and then allocates a little).
+		s.store, s.packets = nil, nil
+	case cap(s.store) > 64 && len(s.packets) < cap(s.store)/8:
 		s.realloc(2*len(s.packets) + 16) // memory follows what is in flight
 	}
 }
