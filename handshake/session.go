@@ -277,6 +277,21 @@ type Opener struct {
 	nonceBuf       [12]byte
 }
 
+// Recovered records that packet pn was rebuilt from FEC parity rather
+// than opened, so that the packet itself, should it arrive late, is
+// refused as a replay (ErrPacketReplayed) and not processed twice. It
+// reports false, changing nothing, when pn was opened or recovered already
+// or is too old for the replay window. Only the plaintext of
+// authenticated packets goes into parity, so a rebuilt packet is as
+// authentic as the packets it was rebuilt from.
+func (o *Opener) Recovered(pn uint64) bool {
+	if o.window.check(pn) != nil {
+		return false
+	}
+	o.window.mark(pn)
+	return true
+}
+
 // Open authenticates and decrypts ciphertext, sealed as packet number pn
 // under key phase phase with clear header ad, appends the plaintext to dst
 // and returns it. It may open in place (dst = ciphertext[:0]). It fails with

@@ -122,6 +122,29 @@ func TestReplayedPacket(t *testing.T) {
 	}
 }
 
+// TestRecoveredPacket: a packet rebuilt from parity is refused when it
+// arrives itself later, and a packet opened already cannot be recovered.
+func TestRecoveredPacket(t *testing.T) {
+	a, b := newSessionPair(AES128GCM)
+	hdr7, ct7 := seal(a, 7, []byte("rebuilt"), t0)
+	hdr8, ct8 := seal(a, 8, []byte("opened"), t0)
+	if _, err := b.Recv.Open(nil, ct8, 8, hdr8[1], hdr8, t0); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Recv.Recovered(7) {
+		t.Fatal("packet 7 not recoverable")
+	}
+	if _, err := b.Recv.Open(nil, ct7, 7, hdr7[1], hdr7, t0); !errors.Is(err, ErrPacketReplayed) {
+		t.Fatalf("late original of a recovered packet: got %v, want ErrPacketReplayed", err)
+	}
+	if b.Recv.Recovered(7) || b.Recv.Recovered(8) {
+		t.Fatal("a packet recovered or opened twice")
+	}
+	if b.Recv.Recovered(8 + ReplayWindow + 5); b.Recv.Recovered(8) {
+		t.Fatal("a packet behind the window recovered")
+	}
+}
+
 func TestPacketFarBehind(t *testing.T) {
 	a, b := newSessionPair(AES128GCM)
 	const newest = 20000

@@ -24,13 +24,17 @@
 //	0x06 MAX_DATA         maximum
 //	0x07 MAX_STREAM_DATA  stream ID, maximum
 //	0x08 MAX_STREAMS      maximum
+//	0x09 FEC_REPORT       packets rebuilt so far
 //	0x0a CLOSE            code, reason length, reason (bytes)
 //	0x0b MESSAGE          message ID, start, total, offset, length, data (bytes)
 //	0x0c ABANDON          message ID, start, total
 //	0x0d MAX_MESSAGE_DATA maximum
+//	0x0e FEC_DATA         group, index (byte)
+//	0x0f FEC_PARITY       group, k (byte), m (byte), index (byte), shard (to the end)
 //	0x10-0x17 STREAM      stream ID, [offset], [length], data (bytes)
 //
 // The frames follow QUIC's (RFC 9000 section 19) where QUIC has one, so
-// their semantics are documented there; REQUEST, MESSAGE, ABANDON and
-// MAX_MESSAGE_DATA are pydevts's own, documented in their files.
+// their semantics are documented there; REQUEST, MESSAGE, ABANDON,
+// MAX_MESSAGE_DATA and the FEC frames are pydevts's own, documented in
+// their files.
 package wire

@@ -21,10 +21,13 @@ const (
 	FrameMaxData        FrameType = 0x06
 	FrameMaxStreamData  FrameType = 0x07
 	FrameMaxStreams     FrameType = 0x08
+	FrameFECReport      FrameType = 0x09 // how many packets the receiver rebuilt
 	FrameClose          FrameType = 0x0a
 	FrameMessage        FrameType = 0x0b
 	FrameAbandon        FrameType = 0x0c
 	FrameMaxMessageData FrameType = 0x0d
+	FrameFECData        FrameType = 0x0e // the packet's place in a FEC group
+	FrameFECParity      FrameType = 0x0f // a parity shard of a FEC group
 	FrameStream         FrameType = 0x10 // to 0x17: the low three bits are flags
 )
 
@@ -63,6 +66,12 @@ func (t FrameType) String() string {
 		return "ABANDON"
 	case t == FrameMaxMessageData:
 		return "MAX_MESSAGE_DATA"
+	case t == FrameFECReport:
+		return "FEC_REPORT"
+	case t == FrameFECData:
+		return "FEC_DATA"
+	case t == FrameFECParity:
+		return "FEC_PARITY"
 	case t&^7 == FrameStream:
 		return "STREAM"
 	}
@@ -71,9 +80,14 @@ func (t FrameType) String() string {
 
 // AckEliciting reports whether a packet holding a frame of type t must be
 // acknowledged: all but ACK, PADDING and CLOSE (a closing peer does not
-// wait for acks, RFC 9000 section 13.2.1).
+// wait for acks, RFC 9000 section 13.2.1), and the FEC frames (parity is
+// never resent; a report is superseded by the next).
 func (t FrameType) AckEliciting() bool {
-	return t != FrameAck && t != FramePadding && t != FrameClose
+	switch t {
+	case FrameAck, FramePadding, FrameClose, FrameFECData, FrameFECParity, FrameFECReport:
+		return false
+	}
+	return true
 }
 
 // Frame is one parsed frame: Type says which of the other fields is set.
@@ -86,6 +100,7 @@ type Frame struct {
 	Max     MaxFrame     // FrameMaxData, FrameMaxStreamData, FrameMaxStreams, FrameMaxMessageData
 	Message MessageFrame // FrameMessage, FrameAbandon (no Data)
 	Close   CloseFrame   // FrameClose
+	FEC     FECFrame     // FrameFECData, FrameFECParity, FrameFECReport
 }
 
 // ErrFrame is returned for a frame that is truncated, malformed or of an
@@ -124,6 +139,8 @@ func ParseFrame(b []byte, f *Frame) (int, error) {
 		parseClose(&r, &f.Close)
 	case t == FrameMessage, t == FrameAbandon:
 		parseMessage(&r, t, &f.Message)
+	case t == FrameFECData, t == FrameFECParity, t == FrameFECReport:
+		parseFEC(&r, t, &f.FEC)
 	case t&^7 == FrameStream:
 		f.Type = FrameStream
 		parseStream(&r, byte(t)&7, &f.Stream)

@@ -102,3 +102,13 @@ func (r *reader) byte() byte {
 	r.n++
 	return r.b[r.n-1]
 }
+
+// rest returns everything left, aliasing the packet.
+func (r *reader) rest() []byte {
+	if r.bad {
+		return nil
+	}
+	s := r.b[r.n:]
+	r.n = len(r.b)
+	return s
+}

@@ -100,6 +100,17 @@ var frameCases = []struct {
 	{"message", AppendMessage(nil, 11, 5000, 3000, 1200, []byte("frag")),
 		Frame{Type: FrameMessage, Message: MessageFrame{ID: 11, Start: 5000, Total: 3000, Offset: 1200, Data: []byte("frag")}}},
 	{"abandon", AppendAbandon(nil, 11, 5000, 3000), Frame{Type: FrameAbandon, Message: MessageFrame{ID: 11, Start: 5000, Total: 3000}}},
+	{"fec data", AppendFECData(nil, 70000, 9), Frame{Type: FrameFECData, FEC: FECFrame{Group: 70000, Index: 9}}},
+	{"fec parity", AppendFECParity(nil, 3, 10, 4, 2, []byte("shard")),
+		Frame{Type: FrameFECParity, FEC: FECFrame{Group: 3, K: 10, M: 4, Index: 2, Shard: []byte("shard")}}},
+	{"fec report", AppendFECReport(nil, 1234), Frame{Type: FrameFECReport, FEC: FECFrame{Recovered: 1234}}},
+}
+
+// fillsPacket reports whether a frame's bytes b run to the end of the
+// packet (a STREAM frame without length, FEC_PARITY): any longer prefix
+// of it is a frame too.
+func fillsPacket(b []byte) bool {
+	return (b[0]&^7 == byte(FrameStream) && b[0]&streamFlagLen == 0) || b[0] == byte(FrameFECParity)
 }
 
 func TestFrames(t *testing.T) {
@@ -114,9 +125,9 @@ func TestFrames(t *testing.T) {
 			t.Errorf("%s: parsed %+v, want %+v", c.name, f, c.want)
 		}
 		// Every proper prefix is refused, except where a shorter frame is
-		// a valid frame in its own right (STREAM without length, PADDING).
+		// a valid frame in its own right (frames that fill the packet).
 		for i := 1; i < len(c.bytes); i++ {
-			if c.bytes[0]&^7 == byte(FrameStream) && c.bytes[0]&streamFlagLen == 0 {
+			if fillsPacket(c.bytes) {
 				break
 			}
 			if _, err := ParseFrame(c.bytes[:i], &f); err == nil {
@@ -150,6 +161,9 @@ func normal(f Frame) Frame {
 	if len(f.Close.Reason) == 0 {
 		f.Close.Reason = nil
 	}
+	if len(f.FEC.Shard) == 0 {
+		f.FEC.Shard = nil
+	}
 	return f
 }
 
@@ -160,7 +174,9 @@ func TestMalformedFrames(t *testing.T) {
 		b    []byte
 	}{
 		{"empty", nil},
-		{"unknown type", []byte{0x09}},
+		{"unknown type", []byte{0x18}},
+		{"fec data truncated", []byte{0x0e, 1}},
+		{"fec parity truncated", []byte{0x0f, 1, 10, 3}},
 		{"unknown type 0x20", []byte{0x20, 0}},
 		{"ack first range below zero", []byte{0x02, 5, 0, 0, 6}},
 		{"ack gap below zero", []byte{0x02, 10, 0, 1, 2, 8, 0}},
@@ -203,7 +219,7 @@ func TestAckLen(t *testing.T) {
 func TestParseAllocations(t *testing.T) {
 	var pkt []byte
 	for _, c := range frameCases {
-		if c.bytes[0]&^7 == byte(FrameStream) && c.bytes[0]&streamFlagLen == 0 {
+		if fillsPacket(c.bytes) {
 			continue // must be last
 		}
 		pkt = append(pkt, c.bytes...)
@@ -274,6 +290,12 @@ func appendFrame(b []byte, f *Frame) []byte {
 		return AppendMessage(b, f.Message.ID, f.Message.Start, f.Message.Total, f.Message.Offset, f.Message.Data)
 	case FrameAbandon:
 		return AppendAbandon(b, f.Message.ID, f.Message.Start, f.Message.Total)
+	case FrameFECData:
+		return AppendFECData(b, f.FEC.Group, f.FEC.Index)
+	case FrameFECParity:
+		return AppendFECParity(b, f.FEC.Group, f.FEC.K, f.FEC.M, f.FEC.Index, f.FEC.Shard)
+	case FrameFECReport:
+		return AppendFECReport(b, f.FEC.Recovered)
 	}
 	return nil
 }

@@ -74,6 +74,17 @@ func (a *Adapter) Ratio() (k, m int) { return MaxData, a.m }
 // Loss returns the smoothed loss rate, for Stats.
 func (a *Adapter) Loss() float64 { return a.loss }
 
+// ParityFor returns the parity shards for a group of k data shards (a
+// partial group, flushed early) by the same rule as Ratio's m, or 0 while
+// FEC is off. A group of one sparse packet at 5 % loss needs one parity
+// shard, not the three a group of ten does.
+func (a *Adapter) ParityFor(k int) int {
+	if a.m == 0 {
+		return 0
+	}
+	return max(1, parityFor(min(max(k, 1), MaxData), a.loss))
+}
+
 // parityFor returns the smallest m <= MaxParity for which a group of k data
 // and m parity shards, each lost independently with probability p, loses
 // more than m with probability at most groupLossTarget; MaxParity if none.

@@ -140,3 +140,40 @@ func TestAdapterHysteresis(t *testing.T) {
 		t.Fatalf("estimate %.5f from off: m = %d, want 0", b.Loss(), m)
 	}
 }
+
+// TestAdapterParityForPartialGroups checks the parity of an early-flushed
+// group: none while FEC is off, at least one once on, fewer for a short
+// group than a full one, and each count meets groupLossTarget.
+func TestAdapterParityForPartialGroups(t *testing.T) {
+	var a Adapter
+	for k := 0; k <= MaxData+1; k++ {
+		if m := a.ParityFor(k); m != 0 {
+			t.Fatalf("FEC off: ParityFor(%d) = %d, want 0", k, m)
+		}
+	}
+	for range 100 {
+		a.Observe(100, 5)
+	}
+	_, full := a.Ratio()
+	if got := a.ParityFor(MaxData); got != full {
+		t.Fatalf("ParityFor(%d) = %d, Ratio's m = %d", MaxData, got, full)
+	}
+	if got := a.ParityFor(MaxData + 5); got != full {
+		t.Fatalf("ParityFor above MaxData = %d, want the full group's %d", got, full)
+	}
+	if one := a.ParityFor(1); one != 1 || one >= full {
+		t.Fatalf("ParityFor(1) at 5%% loss = %d (full group %d), want 1", one, full)
+	}
+	for k := 1; k <= MaxData; k++ {
+		m := a.ParityFor(k)
+		if m < 1 || m > full {
+			t.Fatalf("ParityFor(%d) = %d outside [1, %d]", k, m, full)
+		}
+		if tail := binomialTail(k+m, m, a.Loss()); tail > groupLossTarget {
+			t.Fatalf("ParityFor(%d) = %d leaves group loss %.4f > %v", k, m, tail, groupLossTarget)
+		}
+		if m > 1 && binomialTail(k+m-1, m-1, a.Loss()) <= groupLossTarget {
+			t.Fatalf("ParityFor(%d) = %d is not the smallest", k, m)
+		}
+	}
+}
