@@ -382,6 +382,38 @@ func TestReceiverLearnsReordering(t *testing.T) {
 	}
 }
 
+// TestRequestDeadlineMeansARequest: whenever RequestDeadline says a
+// REQUEST is due, AppendRequest writes one, also for a hole requested
+// before the path was seen to reorder more (its age then passes after
+// the RTT since its request). A deadline with nothing to send would spin
+// the connection's loop.
+func TestRequestDeadlineMeansARequest(t *testing.T) {
+	r := Receiver{MaxAckDelay: ms(25), AckEvery: 2}
+	rtt := ms(4)
+	r.OnPacket(0, true, t0)
+	r.OnPacket(2, true, t0) // hole 1
+	r.OnPacket(4, true, t0) // hole 3
+	if _, ok := r.AppendRequest(nil, t0.Add(ms(2)), rtt, 100); !ok {
+		t.Fatal("no request for 2 ms old holes")
+	}
+	r.OnPacket(3, true, t0.Add(ms(30))) // 30 ms late: the request age grows to 34 ms
+	for now := t0.Add(ms(30)); now.Before(t0.Add(ms(200))); now = now.Add(ms(1)) {
+		d := r.RequestDeadline(rtt)
+		if d.IsZero() {
+			t.Fatal("the hole at 1 was forgotten")
+		}
+		if now.Before(d) {
+			continue
+		}
+		if _, ok := r.AppendRequest(nil, now, rtt, 100); !ok {
+			t.Fatalf("at %v a request was due (%v) but none was written", now.Sub(t0), d.Sub(t0))
+		}
+		if d.Before(t0.Add(ms(33))) {
+			t.Fatalf("hole requested again at %v, before its age of 9/8 of 30 ms", d.Sub(t0))
+		}
+	}
+}
+
 // nopHandler is a Handler that keeps nothing.
 type nopHandler struct{}
 

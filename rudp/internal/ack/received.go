@@ -194,9 +194,14 @@ func (r *Receiver) RequestDeadline(rtt time.Duration) time.Time {
 	var next time.Time
 	age := r.requestAge(rtt)
 	for _, g := range r.gaps {
+		// Both conditions AppendRequest checks: the hole is old enough
+		// (age grows with the reordering seen, so it may pass after the
+		// last request's RTT) and was not requested within the RTT.
 		t := g.seen.Add(age)
 		if !g.requested.IsZero() {
-			t = g.requested.Add(rtt)
+			if again := g.requested.Add(rtt); again.After(t) {
+				t = again
+			}
 		}
 		if next.IsZero() || t.Before(next) {
 			next = t
