@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +31,18 @@ func Peer(in io.Reader, out io.Writer) error {
 	var cfg peerConfig
 	if err := json.NewDecoder(in).Decode(&cfg); err != nil {
 		return fmt.Errorf("bench-peer: reading the run's configuration: %w", err)
+	}
+	if prefix := os.Getenv("PYDEVTS_BENCH_CPUPROFILE"); prefix != "" {
+		// A developer's aid: each peer writes PREFIX.<role>.<pid>.pprof.
+		f, err := os.Create(fmt.Sprintf("%s.%s.%d.pprof", prefix, cfg.Role, os.Getpid()))
+		if err != nil {
+			return fmt.Errorf("bench-peer: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench-peer: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	enc := json.NewEncoder(out)
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/message"
+	"github.com/pydevts/pydevts/rudp/internal/cc"
 	"github.com/pydevts/pydevts/stream"
 )
 
@@ -39,6 +40,13 @@ type Config struct {
 	// every IPv6 path carries (RFC 8200 requires 1280) and every IPv4 path
 	// in practice; QUIC starts at the same size.
 	MaxDatagram int
+
+	// CongestionControl names the congestion controller: "bbr" (the
+	// default, also ""), a model-based controller that paces at the
+	// measured bottleneck rate and does not take random loss for
+	// congestion, or "cubic" (RFC 9438), which does, as TCP's default
+	// does. Both pace their packets.
+	CongestionControl string
 
 	// StreamWindow, ConnWindow, SendBuffer and MaxIncomingStreams bound
 	// the streams (see stream.Config; zero: its defaults). MessageWindow
@@ -96,6 +104,9 @@ func (c *Config) resolve() (*config, error) {
 	}
 	if cfg.KeepAlive <= 0 || cfg.KeepAlive > cfg.IdleTimeout {
 		cfg.KeepAlive = cfg.IdleTimeout / 3
+	}
+	if _, err := cc.NewAlgorithm(cfg.CongestionControl, minDatagram, 0); err != nil {
+		return nil, fmt.Errorf("rudp: %w", err)
 	}
 	if cfg.MaxDatagram == 0 {
 		cfg.MaxDatagram = 1200

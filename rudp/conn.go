@@ -71,8 +71,10 @@ type Conn struct {
 
 	sender       ack.Sender
 	receiver     ack.Receiver
-	cc           cc.Controller
+	cc           cc.Algorithm
 	pacer        cc.Pacer
+	sampler      cc.RateSampler
+	ccEvent      ccEvent // what the packets handled since the last report acknowledged and lost
 	nextPN       uint64
 	largestPN    uint64 // largest packet number received, for address changes
 	lastRecv     time.Time
@@ -125,7 +127,7 @@ func newConn(e *Endpoint, initiator bool, id uint64, remote netip.AddrPort) (*Co
 	}
 	c.sender.MaxAckDelay = maxAckDelay
 	c.receiver.MaxAckDelay = maxAckDelay
-	c.receiver.AckEvery = 2
+	c.receiver.AckEvery = ackEveryStart
 	return c, nil
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/message"
-	"github.com/pydevts/pydevts/rudp/internal/cc"
 	"github.com/pydevts/pydevts/stream"
 )
 
@@ -62,6 +61,7 @@ func (c *Conn) run() {
 func (c *Conn) park(next time.Time) bool {
 	d := next.Sub(c.now)
 	c.timer.Stop()
+	c.releaseController()
 	if c.parkTimer == nil {
 		c.parkTimer = time.AfterFunc(d, c.wakeLoop)
 	} else {
@@ -92,7 +92,6 @@ func (c *Conn) establish(est *handshake.Established, now time.Time) error {
 	c.sess, c.peerID, c.peer, c.suite = est.Session, est.PeerID, est.Peer, est.Suite
 	c.idleTimeout = min(c.cfg.IdleTimeout, p.idle)
 	c.maxSend = min(c.cfg.MaxDatagram, p.maxDatagram)
-	c.cc = cc.NewNewReno(c.maxSend)
 	scfg := c.cfg.streams
 	scfg.LocalAddr = c.e.Addr()
 	scfg.RemoteAddr = addrOf(c.remote)
@@ -138,6 +137,7 @@ func (c *Conn) onTimers(now time.Time) {
 	}
 	if t := c.sender.LossTimer(); !t.IsZero() && !now.Before(t) {
 		c.sender.DetectLoss(now, c)
+		c.ccReport(now)
 	}
 	if t := c.sender.PTODeadline(); !t.IsZero() && !now.Before(t) {
 		c.sender.OnPTO()

@@ -91,11 +91,13 @@ func (c *Conn) handleData(b []byte, in inbound) {
 		c.remote = in.from
 	}
 	eliciting, err := c.handleFrames(payload)
+	c.ccReport(c.now)
 	if err != nil {
 		c.closeLocal(CodeProtocolViolation, err.Error())
 		return
 	}
 	if c.state == stateOpen {
+		c.adaptAckFrequency()
 		c.receiver.OnPacket(h.PN, eliciting, c.now)
 	}
 }
@@ -166,7 +168,7 @@ func (c *Conn) OnAcked(p *ack.Packet) {
 		}
 	}
 	if p.InFlight {
-		c.cc.OnAcked(c.now, p.Size, p.Sent)
+		c.ccAcked(p)
 	}
 }
 
@@ -183,8 +185,20 @@ func (c *Conn) OnLost(p *ack.Packet) {
 		}
 	}
 	if p.InFlight {
-		c.cc.OnLost(c.now, p.Size, p.Sent)
+		c.ccLost(p)
 	}
 }
 
 var _ ack.Handler = (*Conn)(nil)
+
+// adaptAckFrequency sets how often and how soon the receiver acknowledges
+// (see ackEvery): every ackEveryStart packets at first, every ackEvery
+// after ackStartPackets, and within a quarter of the RTT.
+func (c *Conn) adaptAckFrequency() {
+	if c.stats.packetsReceived > ackStartPackets {
+		c.receiver.AckEvery = ackEvery
+	}
+	if c.sender.RTT.HasSample() {
+		c.receiver.MaxAckDelay = min(maxAckDelay, max(c.sender.RTT.Smoothed/4, ack.Granularity))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/internal/wire"
 	"github.com/pydevts/pydevts/rudp/internal/ack"
+	"github.com/pydevts/pydevts/rudp/internal/cc"
 )
 
 // flush sends what is due, in batches: acknowledgments, requests, probes,
@@ -53,16 +54,22 @@ func (c *Conn) appendPacket(now time.Time) bool {
 	// Data may go when the window has room and the pacer agrees; probes
 	// and keepalives go regardless (they are what tells us the path
 	// works).
-	rate := c.cc.PacingRate(rtt)
-	windowOpen := c.sender.BytesInFlight()+c.maxSend <= c.cc.Window()
 	hasData := c.streams.HasData() || c.msgs.HasData()
 	dataOK := false
-	if hasData && windowOpen {
-		if wait := c.pacer.Delay(now, rate, c.maxSend); wait > 0 {
-			c.pacingWait = wait
-		} else {
-			dataOK = true
+	if hasData {
+		ctl := c.controller()
+		if c.sender.BytesInFlight()+c.maxSend <= ctl.Window() {
+			if wait := c.pacer.Delay(now, ctl.PacingRate(), c.maxSend); wait > 0 {
+				c.pacingWait = wait
+			} else {
+				dataOK = true
+			}
 		}
+	} else if c.cc != nil && !c.sampler.AppLimited() && c.sender.BytesInFlight()+c.maxSend <= c.cc.Window() {
+		// The window has room and nothing waits: the application, not
+		// the path, sets the rate, and the samples of what goes next
+		// must not lower the bandwidth estimate.
+		c.sampler.OnAppLimited(c.sender.BytesInFlight())
 	}
 	force := c.probes > 0 || c.ping
 	if !ackDue && !reqDue && !dataOK && !force {
@@ -125,10 +132,15 @@ func (c *Conn) appendPacket(now time.Time) bool {
 	ct := c.sess.Send.Seal(b[start:start], b[start:], pn, b[:start])
 	b = b[:start+len(ct)]
 	c.nextPN++
-	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), AckEliciting: eliciting, InFlight: eliciting, Frames: frames})
+	var st cc.SendState
 	if eliciting {
-		c.cc.OnSent(now, len(b))
-		c.pacer.OnSent(now, rate, len(b))
+		st = c.sampler.OnPacketSent(now, len(b), c.sender.BytesInFlight())
+	}
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), AckEliciting: eliciting, InFlight: eliciting, Frames: frames, CC: st})
+	if eliciting {
+		ctl := c.controller()
+		ctl.OnPacketSent(now, len(b), c.sender.BytesInFlight())
+		c.pacer.OnSent(now, ctl.PacingRate(), len(b))
 		c.lastSent = now
 	}
 	c.stats.packetsSent++

@@ -11,6 +11,7 @@ type connCounters struct {
 	dropped                      uint64
 	ptos                         uint64
 	requests, requestsSent       uint64
+	persistentCongestion         uint64
 }
 
 // Stats describe a connection at one moment.
@@ -35,11 +36,21 @@ type Stats struct {
 	// missing-packet requests.
 	RequestsReceived, RequestsSent uint64
 
+	// PersistentCongestion counts the times every packet sent over three
+	// probe timeouts was lost, and the controller started over.
+	PersistentCongestion uint64
+
 	SmoothedRTT, MinRTT, RTTVar, LatestRTT time.Duration
 	CongestionWindow                       int // bytes
 	BytesInFlight                          int
-	Path                                   string // "udp 192.0.2.1:4000"
-	Suite                                  string // the AEAD protecting the packets
+	// PacingRate is the rate the controller releases packets at, in
+	// bytes per second, and CongestionState its state: "startup",
+	// "drain", "probe_bw" or "probe_rtt" for BBR; "slow_start",
+	// "congestion_avoidance" or "recovery" for CUBIC.
+	PacingRate      float64
+	CongestionState string
+	Path            string // "udp 192.0.2.1:4000"
+	Suite           string // the AEAD protecting the packets
 }
 
 // Stats returns the connection's statistics; after it ended, the last ones.
@@ -54,24 +65,28 @@ func (c *Conn) Stats() Stats {
 // snapshot reads the loop's state into a Stats; it runs on the loop.
 func (c *Conn) snapshot() Stats {
 	s := Stats{
-		PacketsSent:      c.stats.packetsSent,
-		PacketsReceived:  c.stats.packetsReceived,
-		BytesSent:        c.stats.bytesSent,
-		BytesReceived:    c.stats.bytesReceived,
-		PacketsLost:      c.sender.Lost(),
-		PacketsDropped:   c.stats.dropped,
-		ProbeTimeouts:    c.stats.ptos,
-		RequestsReceived: c.stats.requests,
-		RequestsSent:     c.stats.requestsSent,
-		SmoothedRTT:      c.sender.RTT.Smoothed,
-		MinRTT:           c.sender.RTT.Min,
-		RTTVar:           c.sender.RTT.Var,
-		LatestRTT:        c.sender.RTT.Latest,
-		BytesInFlight:    c.sender.BytesInFlight(),
-		Path:             "udp " + c.remote.String(),
+		PacketsSent:          c.stats.packetsSent,
+		PacketsReceived:      c.stats.packetsReceived,
+		BytesSent:            c.stats.bytesSent,
+		BytesReceived:        c.stats.bytesReceived,
+		PacketsLost:          c.sender.Lost(),
+		PacketsDropped:       c.stats.dropped,
+		ProbeTimeouts:        c.stats.ptos,
+		PersistentCongestion: c.stats.persistentCongestion,
+		RequestsReceived:     c.stats.requests,
+		RequestsSent:         c.stats.requestsSent,
+		SmoothedRTT:          c.sender.RTT.Smoothed,
+		MinRTT:               c.sender.RTT.Min,
+		RTTVar:               c.sender.RTT.Var,
+		LatestRTT:            c.sender.RTT.Latest,
+		BytesInFlight:        c.sender.BytesInFlight(),
+		Path:                 "udp " + c.remote.String(),
 	}
-	if c.cc != nil {
-		s.CongestionWindow = c.cc.Window()
+	if c.streams != nil { // established
+		ctl := c.controller()
+		s.CongestionWindow = ctl.Window()
+		s.PacingRate = ctl.PacingRate()
+		s.CongestionState = ctl.State()
 		s.Suite = c.suite.String()
 		s.Retransmitted = c.streams.Retransmitted() + c.msgs.Retransmitted()
 	}

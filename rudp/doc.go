@@ -40,8 +40,12 @@
 // request packets). Loss is detected after RFC 9002, by packet and time
 // thresholds that widen when the path proves to reorder, and by a probe
 // timeout. Lost frames go back to their stream or message, which sends
-// what still matters again in new packets. A congestion controller
-// (NewReno for now) and a pacer keep the sender from flooding a path.
+// what still matters again in new packets. A congestion controller and a
+// pacer keep the sender from flooding a path: by default a BBR-style
+// controller that paces at the measured bottleneck rate and tells random
+// loss from congestion (so 5 % loss on a radio link does not throttle it,
+// while a competing flow's queue still makes it yield), or CUBIC
+// (Config.CongestionControl).
 // Flow control per stream, per connection and for messages bounds the
 // memory at both ends.
 //

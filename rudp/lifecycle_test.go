@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -319,6 +320,30 @@ func TestMessageTTL(t *testing.T) {
 		err := client.SendMessage(context.Background(), []byte("too late"))
 		if err == nil || time.Since(start) != time.Second {
 			t.Fatalf("SendMessage over a dead path: %v after %v", err, time.Since(start))
+		}
+	})
+}
+
+// TestCongestionControlConfig: the controller a Config names is the one
+// the connection runs, and a name the engine does not know is refused
+// before anything starts.
+func TestCongestionControlConfig(t *testing.T) {
+	la, _, err := linkemu.MemPair(linkemu.MemConfig{AB: link10ms, BA: link10ms, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	if _, err := NewEndpoint(la, &Config{CongestionControl: "vegas"}); err == nil || !strings.Contains(err.Error(), `"vegas"`) {
+		t.Fatalf("unknown controller: %v", err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, link10ms, &Config{CongestionControl: "cubic"}, nil)
+		client, server := p.connect(t)
+		if st := client.Stats().CongestionState; st != "slow_start" {
+			t.Errorf("cubic client in state %q", st)
+		}
+		if st := server.Stats(); st.CongestionState != "startup" || st.PacingRate <= 0 {
+			t.Errorf("default server: state %q, pacing %v", st.CongestionState, st.PacingRate)
 		}
 	})
 }

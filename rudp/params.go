@@ -10,6 +10,19 @@ var (
 	// packet to share it, short against any RTT worth pacing for.
 	maxAckDelay = 25 * time.Millisecond
 
+	// Ack frequency. A receiver acknowledges every ackEveryStart
+	// ack-eliciting packets while the first ackStartPackets arrive (slow
+	// start grows by what is acknowledged, and RTT samples come fast),
+	// then every ackEvery: on a bulk flow that is one ACK packet per ten
+	// data packets, a tenth of the receive-side sends and sender-side
+	// opens an ACK per two costs. Out-of-order arrivals are acknowledged
+	// at once whatever the count, so loss detection is not delayed, and
+	// an ACK is never held longer than a quarter of the RTT (at most
+	// maxAckDelay), so a small window does not wait on the timer long.
+	ackEveryStart          = 2
+	ackEvery               = 10
+	ackStartPackets uint64 = 100
+
 	// handshakeRetry is the first wait before an initiation is sent
 	// again; it doubles up to handshakeRetryMax. One second is QUIC's
 	// initial PTO for a path with no RTT estimate (RFC 9002: 2 x 333 ms,

@@ -34,6 +34,7 @@ var scenarios = []scenario{
 	{name: "bursts of 10", spec: linkemu.Spec{Delay: 10 * time.Millisecond, GE: linkemu.Burst(0.03, 10)}},
 	{name: "reorder 30%", spec: linkemu.Spec{Delay: 10 * time.Millisecond, Jitter: 2 * time.Millisecond, Reorder: 0.30}},
 	{name: "duplicate 10%", spec: linkemu.Spec{Delay: 10 * time.Millisecond, Duplicate: 0.10}},
+	{name: "CUBIC, loss 5%", spec: linkemu.Spec{Delay: 10 * time.Millisecond, Loss: 0.05}, cfg: Config{CongestionControl: "cubic"}},
 	{name: "corrupt 1%", spec: linkemu.Spec{Delay: 10 * time.Millisecond, Corrupt: 0.01}},
 	{name: "RTT 300ms", spec: linkemu.Spec{Delay: 150 * time.Millisecond}},
 	{name: "1 Mbit/s", spec: linkemu.Spec{Delay: 10 * time.Millisecond, Rate: 1_000_000}},

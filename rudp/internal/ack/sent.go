@@ -6,19 +6,21 @@ import (
 	"time"
 
 	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/rudp/internal/cc"
 )
 
 // Packet is the record of one sent packet.
 type Packet struct {
 	PN           uint64
 	Sent         time.Time
-	Size         int         // bytes on the wire
-	AckEliciting bool        // it holds a frame that must be acknowledged
-	InFlight     bool        // it counts toward bytes in flight (congestion control)
-	Frames       []wire.Sent // what it carried, for the owners to learn its fate
-	done         bool        // acknowledged or declared lost
-	lostAt       time.Time   // when it was declared lost; zero: it was not
-	lostBehind   uint64      // how far behind the largest acknowledged it was then
+	Size         int          // bytes on the wire
+	AckEliciting bool         // it holds a frame that must be acknowledged
+	InFlight     bool         // it counts toward bytes in flight (congestion control)
+	Frames       []wire.Sent  // what it carried, for the owners to learn its fate
+	CC           cc.SendState // the rate sampler's snapshot at send, for congestion control
+	done         bool         // acknowledged or declared lost
+	lostAt       time.Time    // when it was declared lost; zero: it was not
+	lostBehind   uint64       // how far behind the largest acknowledged it was then
 }
 
 // Handler learns the fate of sent packets. It must not keep p or p.Frames

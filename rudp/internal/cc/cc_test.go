@@ -7,49 +7,6 @@ import (
 
 var t0 = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
-func TestNewReno(t *testing.T) {
-	c := NewNewReno(1200)
-	if c.Window() != 12000 {
-		t.Fatalf("initial window %d, want 10 datagrams", c.Window())
-	}
-	// Slow start: the window grows by what is acknowledged.
-	c.OnAcked(t0, 12000, t0)
-	if c.Window() != 24000 {
-		t.Fatalf("after one window acked in slow start: %d", c.Window())
-	}
-	// A loss halves it once per event.
-	c.OnLost(t0.Add(time.Second), 1200, t0.Add(900*time.Millisecond))
-	if c.Window() != 12000 || !c.InRecovery(t0) {
-		t.Fatalf("after a loss: %d", c.Window())
-	}
-	c.OnLost(t0.Add(time.Second), 1200, t0.Add(950*time.Millisecond)) // same event
-	c.OnAcked(t0.Add(time.Second), 1200, t0.Add(990*time.Millisecond))
-	if c.Window() != 12000 {
-		t.Fatalf("second loss or ack of the same round changed the window: %d", c.Window())
-	}
-	// Congestion avoidance: one datagram per window acknowledged.
-	sent := t0.Add(2 * time.Second)
-	c.OnAcked(sent, 6000, sent)
-	if c.InRecovery(sent) || c.Window() != 12000 {
-		t.Fatalf("half a window in avoidance: %d", c.Window())
-	}
-	c.OnAcked(sent, 6000, sent)
-	if c.Window() != 13200 {
-		t.Fatalf("a whole window in avoidance: %d, want +1 datagram", c.Window())
-	}
-	// Never below two datagrams.
-	for i := range 20 {
-		at := t0.Add(time.Duration(3+i) * time.Second)
-		c.OnLost(at, 1200, at)
-	}
-	if c.Window() != MinWindow(1200) {
-		t.Fatalf("window after many losses %d", c.Window())
-	}
-	if r := c.PacingRate(100 * time.Millisecond); r != 1.25*2400/0.1 {
-		t.Fatalf("pacing rate %v", r)
-	}
-}
-
 func TestPacer(t *testing.T) {
 	var p Pacer
 	rate := 1_200_000.0 // 1000 packets of 1200 bytes a second: one per ms
@@ -79,5 +36,29 @@ func TestPacer(t *testing.T) {
 	}
 	if sent != 10 {
 		t.Fatalf("%d packets left back to back after a quiet hour, want the burst of 10", sent)
+	}
+}
+
+// TestPacerKeepsItsRateWithLateTimers: a sender whose every wait ends a
+// millisecond late, as Go's timers on Linux do, still sends at the pacing
+// rate, because the burst holds what the rate sends in TimerGranularity.
+func TestPacerKeepsItsRateWithLateTimers(t *testing.T) {
+	var p Pacer
+	rate := 25e6 // 200 Mbit/s: a 1200-byte packet every 48 µs
+	now := t0
+	sent := 0
+	for now.Before(t0.Add(time.Second)) {
+		if d := p.Delay(now, rate, 1200); d > 0 {
+			now = now.Add(d + time.Millisecond) // the timer fires late
+			continue
+		}
+		p.OnSent(now, rate, 1200)
+		sent += 1200
+	}
+	if got := float64(sent); got < 0.98*rate {
+		t.Fatalf("paced %.1f MB in a second with late timers, rate %.1f MB/s", got/1e6, rate/1e6)
+	}
+	if burst := rate * TimerGranularity.Seconds(); burst < DefaultBurst {
+		t.Fatalf("the burst at 200 Mbit/s (%v bytes) is below the default", burst)
 	}
 }
