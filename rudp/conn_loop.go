@@ -37,6 +37,11 @@ func (c *Conn) run() {
 		c.now = time.Now()
 		c.onTimers(c.now)
 		c.flush(c.now)
+		if c.state == stateEnded {
+			// A timer ended it (handshake or idle timeout): finish
+			// now, not after a park that nothing would wake.
+			break
+		}
 		next := c.nextDeadline(c.now)
 		if next.Sub(c.now) >= c.cfg.parkAfter {
 			if c.park(next) {

@@ -211,9 +211,15 @@ func TestAllowAndWrongKey(t *testing.T) {
 		cfgB := &Config{Allow: []string{stranger.Fingerprint()}, HandshakeTimeout: 3 * time.Second}
 		p := newPair(t, link10ms, &Config{HandshakeTimeout: 3 * time.Second}, cfgB)
 		ctx := context.Background()
+		start := time.Now()
 		_, err := p.ea.Dial(ctx, p.lb.LocalAddr().String(), p.eb.Identity().Card())
 		if !errors.Is(err, ErrHandshakeTimeout) {
 			t.Fatalf("dial by a peer not on the allow-list: %v", err)
+		}
+		// At the timeout, not later: a loop that a timer ended must not
+		// park first (nothing would wake it for an hour).
+		if took := time.Since(start); took > 3*time.Second+100*time.Millisecond {
+			t.Fatalf("dial gave up after %v, HandshakeTimeout is 3s", took)
 		}
 		if p.eb.Stats().HandshakesDropped == 0 {
 			t.Fatal("refused initiations not counted")
