@@ -97,12 +97,13 @@ func (l *link) run() {
 				if l.rng.Float64() < l.dup {
 					copies = 2
 				}
+				dark := l.blackhole
 				l.mu.Unlock()
 				if lose {
 					for _, s := range sent {
 						from.OnLost(s)
 					}
-					if l.blackhole {
+					if dark {
 						progress = false
 					}
 					continue
