@@ -36,9 +36,13 @@ type Config struct {
 	// peer's idle timeout.
 	KeepAlive time.Duration
 
-	// MaxDatagram is the size of the packets sent. Zero: 1200 bytes, which
-	// every IPv6 path carries (RFC 8200 requires 1280) and every IPv4 path
-	// in practice; QUIC starts at the same size.
+	// MaxDatagram is the largest packet (UDP payload) sent or received.
+	// Zero: 1452, a 1500-byte Ethernet MTU less IPv6 and UDP headers.
+	// Connections start at 1200 bytes (or MaxDatagram if smaller), which
+	// every IPv6 path carries (RFC 8200 requires 1280) and every IPv4
+	// path in practice, and probe up to the smaller of both sides'
+	// MaxDatagram with don't-fragment packets (path MTU discovery), so a
+	// path that carries less keeps a smaller size. 1200 turns probing off.
 	MaxDatagram int
 
 	// CongestionControl names the congestion controller: "bbr" (the
@@ -109,7 +113,7 @@ func (c *Config) resolve() (*config, error) {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
 	if cfg.MaxDatagram == 0 {
-		cfg.MaxDatagram = 1200
+		cfg.MaxDatagram = 1452
 	}
 	if cfg.MaxDatagram < minDatagram || cfg.MaxDatagram > 65507 {
 		return nil, fmt.Errorf("rudp: MaxDatagram %d out of range [%d, 65507]", cfg.MaxDatagram, minDatagram)

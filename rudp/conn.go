@@ -42,7 +42,8 @@ type Conn struct {
 	streams     *stream.Map
 	msgs        *message.Set
 	idleTimeout time.Duration
-	maxSend     int // size of the packets we send
+	maxSend     int // size of the packets we send (path MTU discovery raises it)
+	pmtu        pmtuState
 	suite       handshake.Suite
 
 	established  chan struct{} // closed when the handshake completes

@@ -67,6 +67,7 @@ func (c *Conn) park(next time.Time) bool {
 	d := next.Sub(c.now)
 	c.timer.Stop()
 	c.releaseController()
+	c.sender.ReleaseIdle()
 	if c.parkTimer == nil {
 		c.parkTimer = time.AfterFunc(d, c.wakeLoop)
 	} else {
@@ -96,7 +97,7 @@ func (c *Conn) establish(est *handshake.Established, now time.Time) error {
 	}
 	c.sess, c.peerID, c.peer, c.suite = est.Session, est.PeerID, est.Peer, est.Suite
 	c.idleTimeout = min(c.cfg.IdleTimeout, p.idle)
-	c.maxSend = min(c.cfg.MaxDatagram, p.maxDatagram)
+	c.pmtuStart(min(c.cfg.MaxDatagram, p.maxDatagram))
 	scfg := c.cfg.streams
 	scfg.LocalAddr = c.e.Addr()
 	scfg.RemoteAddr = addrOf(c.remote)
@@ -147,6 +148,7 @@ func (c *Conn) onTimers(now time.Time) {
 	if t := c.sender.PTODeadline(); !t.IsZero() && !now.Before(t) {
 		c.sender.OnPTO()
 		c.stats.ptos++
+		c.pmtuOnPTO(now)
 		// Two probes, as RFC 9002 section 6.2.4 suggests: one lost probe
 		// then does not cost another timeout.
 		c.probes = 2

@@ -165,6 +165,8 @@ func (c *Conn) OnAcked(p *ack.Packet) {
 			c.msgs.OnAcked(f)
 		case f.Type == wire.FrameAck:
 			c.receiver.OnAckAcknowledged(f.Offset)
+		case f.Type == wire.FramePing && f.Offset > 0:
+			c.pmtuAcked(int(f.Offset))
 		}
 	}
 	if p.InFlight {
@@ -182,6 +184,8 @@ func (c *Conn) OnLost(p *ack.Packet) {
 			c.streams.OnLost(f)
 		case isMessageFrame(f.Type):
 			c.msgs.OnLost(f)
+		case f.Type == wire.FramePing && f.Offset > 0:
+			c.pmtuLost(int(f.Offset), c.now)
 		}
 	}
 	if p.InFlight {

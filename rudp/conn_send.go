@@ -75,6 +75,10 @@ func (c *Conn) appendPacket(now time.Time) bool {
 	if !ackDue && !reqDue && !dataOK && !force {
 		return false
 	}
+	if dataOK && c.pmtuProbeDue(now) {
+		c.appendProbe(now)
+		return true
+	}
 
 	buf := c.e.getBuf()
 	b := (*buf)[:0]

@@ -12,6 +12,7 @@ type connCounters struct {
 	ptos                         uint64
 	requests, requestsSent       uint64
 	persistentCongestion         uint64
+	pmtuProbes, pmtuFallbacks    uint64
 }
 
 // Stats describe a connection at one moment.
@@ -35,6 +36,13 @@ type Stats struct {
 	// RequestsReceived and RequestsSent count REQUEST frames, the explicit
 	// missing-packet requests.
 	RequestsReceived, RequestsSent uint64
+
+	// MaxDatagram is the size of the packets the connection sends now:
+	// 1200 bytes at first, raised by path MTU discovery. PMTUProbes
+	// counts the probes sent, PMTUFallbacks the returns to 1200 bytes
+	// after repeated timeouts with larger packets.
+	MaxDatagram               int
+	PMTUProbes, PMTUFallbacks uint64
 
 	// PersistentCongestion counts the times every packet sent over three
 	// probe timeouts was lost, and the controller started over.
@@ -73,6 +81,9 @@ func (c *Conn) snapshot() Stats {
 		PacketsDropped:       c.stats.dropped,
 		ProbeTimeouts:        c.stats.ptos,
 		PersistentCongestion: c.stats.persistentCongestion,
+		MaxDatagram:          c.maxSend,
+		PMTUProbes:           c.stats.pmtuProbes,
+		PMTUFallbacks:        c.stats.pmtuFallbacks,
 		RequestsReceived:     c.stats.requests,
 		RequestsSent:         c.stats.requestsSent,
 		SmoothedRTT:          c.sender.RTT.Smoothed,

@@ -24,7 +24,14 @@ type pair struct {
 
 func newPair(t *testing.T, spec linkemu.Spec, cfgA, cfgB *Config) *pair {
 	t.Helper()
-	la, lb, err := linkemu.MemPair(linkemu.MemConfig{AB: spec, BA: spec, Seed: 1})
+	return newPairMTU(t, spec, 0, cfgA, cfgB)
+}
+
+// newPairMTU is newPair over a link that carries datagrams of at most mtu
+// bytes (0: linkemu's default).
+func newPairMTU(t *testing.T, spec linkemu.Spec, mtu int, cfgA, cfgB *Config) *pair {
+	t.Helper()
+	la, lb, err := linkemu.MemPair(linkemu.MemConfig{AB: spec, BA: spec, Seed: 1, MTU: mtu})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -414,6 +414,41 @@ func TestRequestDeadlineMeansARequest(t *testing.T) {
 	}
 }
 
+// TestReleaseIdle: a sender whose ack-eliciting packets are all settled
+// drops the records of its pure ACKs and its history's array; an ACK of
+// a forgotten packet later is harmless, and sending goes on.
+func TestReleaseIdle(t *testing.T) {
+	var s Sender
+	s.MaxAckDelay = ms(25)
+	send(&s, 0, t0)
+	if s.ReleaseIdle() {
+		t.Fatal("released with an ack-eliciting packet in flight")
+	}
+	s.OnSent(Packet{PN: 1, Sent: t0, Size: 50, Frames: s.NewFrames()}) // a pure ACK
+	var f fates
+	if err := s.OnAck(ackOf(wire.AckRange{Smallest: 0, Largest: 0}), t0.Add(ms(20)), &f); err != nil || len(f.acked) != 1 {
+		t.Fatalf("ack: %v %v", f.acked, err)
+	}
+	if !s.ReleaseIdle() || s.store != nil || s.pool != nil || len(s.packets) != 0 {
+		t.Fatalf("idle sender kept %d records (store %d, pool %d)", len(s.packets), cap(s.store), len(s.pool))
+	}
+	if s.ReleaseIdle() {
+		t.Fatal("released twice")
+	}
+	f = fates{}
+	if err := s.OnAck(ackOf(wire.AckRange{Smallest: 0, Largest: 1}), t0.Add(ms(30)), &f); err != nil || len(f.acked)+len(f.lost) != 0 {
+		t.Fatalf("ACK of forgotten packets: %v %v %v", f.acked, f.lost, err)
+	}
+	send(&s, 2, t0.Add(ms(40)))
+	f = fates{}
+	if err := s.OnAck(ackOf(wire.AckRange{Smallest: 2, Largest: 2}), t0.Add(ms(60)), &f); err != nil || len(f.acked) != 1 || f.acked[0] != 2 {
+		t.Fatalf("after release: %v %v", f.acked, err)
+	}
+	if s.BytesInFlight() != 0 || s.AckElicitingInFlight() != 0 {
+		t.Fatalf("in flight %d / %d", s.BytesInFlight(), s.AckElicitingInFlight())
+	}
+}
+
 // nopHandler is a Handler that keeps nothing.
 type nopHandler struct{}
 

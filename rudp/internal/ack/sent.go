@@ -335,3 +335,24 @@ func (s *Sender) Outstanding(f func(p *Packet) bool) {
 		}
 	}
 }
+
+// ReleaseIdle frees the history of a sender with nothing ack-eliciting
+// outstanding, for a connection about to sit idle. What remains then are
+// packets nobody acknowledges on their own (pure ACKs), whose records only
+// tell that the peer saw our ACK; and lost packets kept to learn of
+// reordering. Forgetting them costs nothing but that, while keeping them
+// would hold the history's array (kilobytes) for as long as the
+// connection idles. It reports whether it released anything.
+func (s *Sender) ReleaseIdle() bool {
+	if s.eliciting > 0 || (s.store == nil && s.pool == nil) {
+		return false
+	}
+	for i := range s.packets {
+		if p := &s.packets[i]; !p.done {
+			s.retire(p)
+		}
+	}
+	s.packets, s.store, s.pool = nil, nil, nil
+	s.lossTime = time.Time{}
+	return true
+}

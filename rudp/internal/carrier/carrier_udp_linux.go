@@ -61,6 +61,15 @@ func (s *udpSys) init(u *UDP, opt udpOptions) {
 		if !opt.noGRO {
 			s.gro = unix.SetsockoptInt(f, unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
 		}
+		// Don't fragment: the engine's path MTU probes must be dropped
+		// where a link is too small, not fragmented. PMTUDISC_PROBE sets
+		// DF and ignores the kernel's own path MTU estimate (ip(7)), so
+		// the engine's search decides, as quic-go does. Best effort: a
+		// socket that refuses still works, it only probes less truly.
+		unix.SetsockoptInt(f, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+		if u.v6 {
+			unix.SetsockoptInt(f, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)
+		}
 	})
 	s.w.init()
 	s.r.init(s.gro)

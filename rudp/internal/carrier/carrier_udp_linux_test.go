@@ -339,3 +339,32 @@ func TestBufferWarning(t *testing.T) {
 	u := listen(t, "udp4", "127.0.0.1:0")
 	t.Logf("buffers %d / %d; warning %q", u.RecvBuffer, u.SendBuffer, u.BufferWarning())
 }
+
+// TestDontFragment: the carrier's sockets send with DF set and do not
+// fragment (IP_PMTUDISC_PROBE), so a datagram larger than the interface
+// MTU is refused rather than split, and path MTU probes mean what they say.
+func TestDontFragment(t *testing.T) {
+	for _, tt := range []struct {
+		network, addr string
+		level, opt    int
+		want          int
+	}{
+		{"udp4", "127.0.0.1:0", unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE},
+		{"udp6", "[::1]:0", unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE},
+	} {
+		conn, err := net.ListenUDP(tt.network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(tt.addr)))
+		if err != nil {
+			t.Logf("%s: %v (skipped)", tt.network, err)
+			continue
+		}
+		u := NewUDP(conn)
+		rc, _ := conn.SyscallConn()
+		var got int
+		var gerr error
+		rc.Control(func(fd uintptr) { got, gerr = unix.GetsockoptInt(int(fd), tt.level, tt.opt) })
+		u.Close()
+		if gerr != nil || got != tt.want {
+			t.Errorf("%s: MTU discovery mode %d (%v), want %d", tt.network, got, gerr, tt.want)
+		}
+	}
+}
