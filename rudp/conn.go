@@ -70,33 +70,35 @@ type Conn struct {
 	born       time.Time
 	confirmed  bool // a packet from the peer has authenticated
 
-	sender       ack.Sender
-	receiver     ack.Receiver
-	cc           cc.Algorithm
-	pacer        cc.Pacer
-	sampler      cc.RateSampler
-	ccEvent      ccEvent // what the packets handled since the last report acknowledged and lost
-	nextPN       uint64
-	largestPN    uint64 // largest packet number received, for address changes
-	lastRecv     time.Time
-	lastSent     time.Time     // last ack-eliciting packet sent
-	probes       int           // probe packets owed after a PTO
-	ping         bool          // a PING is wanted (keepalive, confirmation)
-	graceful     bool          // Close was called: close once everything is acknowledged
-	streamsFirst bool          // which of streams and messages fills the next packet first
-	pacingWait   time.Duration // the pacer holds data back this long
-	frame        wire.Frame    // reused for parsing
-	final        Stats         // the stats when the loop ended
-	closingUntil time.Time
-	lastClose    time.Time // when the CLOSE was last sent
-	closeCode    uint64
-	closeReason  string
-	now          time.Time // the loop's current time, for the ack handler
-	stats        connCounters
-	inBatch      []inbound // the loop's side of in
-	outBufs      []*[]byte
-	outRaw       [][]byte
-	timer        *time.Timer
+	sender          ack.Sender
+	receiver        ack.Receiver
+	cc              cc.Algorithm
+	pacer           cc.Pacer
+	sampler         cc.RateSampler
+	ccEvent         ccEvent     // what the packets handled since the last report acknowledged and lost
+	newestAckedSent time.Time   // send time of the newest packet ever acknowledged
+	ackedSent       []time.Time // send times of the packets the event being gathered acknowledged
+	nextPN          uint64
+	largestPN       uint64 // largest packet number received, for address changes
+	lastRecv        time.Time
+	lastSent        time.Time     // last ack-eliciting packet sent
+	probes          int           // probe packets owed after a PTO
+	ping            bool          // a PING is wanted (keepalive, confirmation)
+	graceful        bool          // Close was called: close once everything is acknowledged
+	streamsFirst    bool          // which of streams and messages fills the next packet first
+	pacingWait      time.Duration // the pacer holds data back this long
+	frame           wire.Frame    // reused for parsing
+	final           Stats         // the stats when the loop ended
+	closingUntil    time.Time
+	lastClose       time.Time // when the CLOSE was last sent
+	closeCode       uint64
+	closeReason     string
+	now             time.Time // the loop's current time, for the ack handler
+	stats           connCounters
+	inBatch         []inbound // the loop's side of in
+	outBufs         []*[]byte
+	outRaw          [][]byte
+	timer           *time.Timer
 }
 
 type connState uint8

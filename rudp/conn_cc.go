@@ -11,13 +11,11 @@ import (
 // run of the loss timer, settled, for one cc.AckEvent: the controller
 // learns from a delivery-rate sample per event, not from single packets.
 type ccEvent struct {
-	acked, lost    int
-	lostPackets    int
-	newestAcked    time.Time // send time of the newest packet acknowledged
-	newestLost     time.Time // and of the newest declared lost
-	oldestLost     time.Time
-	lostEliciting  bool // an ack-eliciting packet was among the lost
-	ackedSomething bool
+	acked, lost int
+	lostPackets int
+	newestAcked time.Time // send time of the newest packet acknowledged
+	newestLost  time.Time // and of the newest declared lost
+	oldestLost  time.Time
 }
 
 // controller returns the connection's congestion controller, made when
@@ -50,10 +48,10 @@ func (c *Conn) ccAcked(p *ack.Packet) {
 	c.sampler.OnPacketAcked(c.now, p.Size, p.CC)
 	ev := &c.ccEvent
 	ev.acked += p.Size
-	ev.ackedSomething = true
 	if p.Sent.After(ev.newestAcked) {
 		ev.newestAcked = p.Sent
 	}
+	c.ackedSent = append(c.ackedSent, p.Sent)
 }
 
 // ccLost records an in-flight packet declared lost.
@@ -73,16 +71,24 @@ func (c *Conn) ccLost(p *ack.Packet) {
 // ccReport hands the gathered event, if any, to the controller.
 //
 // Persistent congestion (RFC 9002 section 7.6): when one event declares
-// lost packets sent over more than three probe timeouts and acknowledges
-// nothing, the path stopped delivering for that long (an outage, a
-// collapsed bottleneck) and the controller starts over from its minimum
-// window instead of sending at a rate measured before.
+// lost packets sent over more than three probe timeouts, and no packet
+// sent from the oldest of them to the newest was acknowledged (in this
+// event or before), the path stopped delivering for that long (an outage,
+// a collapsed bottleneck) and the controller starts over from its minimum
+// window instead of sending at a rate measured before. The check is
+// conservative: any packet acknowledged that was sent after the oldest
+// loss, before this event, rules it out.
 func (c *Conn) ccReport(now time.Time) {
 	ev := c.ccEvent
 	if ev.acked == 0 && ev.lost == 0 {
 		return
 	}
 	c.ccEvent = ccEvent{}
+	defer func() { c.ackedSent = c.ackedSent[:0] }()
+	ackedBefore := c.newestAckedSent
+	if ev.newestAcked.After(c.newestAckedSent) {
+		c.newestAckedSent = ev.newestAcked
+	}
 	if c.cc == nil {
 		// Late news of packets sent before the controller was released:
 		// nothing to learn for the one that starts afresh.
@@ -105,9 +111,21 @@ func (c *Conn) ccReport(now time.Time) {
 		MinRTT:          minRTT,
 		SmoothedRTT:     srtt,
 	})
-	if !ev.ackedSomething && ev.lostPackets >= 2 && srtt > 0 &&
-		ev.newestLost.Sub(ev.oldestLost) > 3*rtt.PTO(c.sender.MaxAckDelay) {
+	if ev.lostPackets >= 2 && srtt > 0 && ackedBefore.Before(ev.oldestLost) &&
+		ev.newestLost.Sub(ev.oldestLost) > 3*rtt.PTO(c.sender.MaxAckDelay) &&
+		!c.ackedBetween(ev.oldestLost, ev.newestLost) {
 		c.cc.OnPersistentCongestion(now)
 		c.stats.persistentCongestion++
 	}
+}
+
+// ackedBetween reports whether the event being reported acknowledged a
+// packet sent strictly between from and to.
+func (c *Conn) ackedBetween(from, to time.Time) bool {
+	for _, t := range c.ackedSent {
+		if t.After(from) && t.Before(to) {
+			return true
+		}
+	}
+	return false
 }
