@@ -2,8 +2,6 @@ package rudp
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -30,17 +28,6 @@ func TestPersistentCongestion(t *testing.T) {
 				cfg := &Config{IdleTimeout: time.Minute, HandshakeTimeout: time.Minute} // loss may take a few tries
 				p := newPair(t, spec, cfg, cfg)
 				client, server := p.connect(t)
-				ctx := context.Background()
-				data := bytes.Repeat([]byte("persistent congestion "), 400_000) // 8.8 MB
-				go func() {
-					s, err := client.OpenStream(ctx)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					s.Write(data)
-					s.CloseWrite()
-				}()
 				if tt.outage {
 					go func() {
 						time.Sleep(500 * time.Millisecond)
@@ -51,14 +38,7 @@ func TestPersistentCongestion(t *testing.T) {
 						p.lb.SetSpec(spec)
 					}()
 				}
-				s, err := server.AcceptStream(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := io.ReadAll(s)
-				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("%d of %d bytes arrived intact (%v)", len(got), len(data), err)
-				}
+				transfer(t, client, server, bytes.Repeat([]byte("persistent congestion "), 400_000)) // 8.8 MB
 				st := client.Stats()
 				t.Logf("persistent congestion %d times, %d PTOs, %d lost", st.PersistentCongestion, st.ProbeTimeouts, st.PacketsLost)
 				if tt.outage && st.PersistentCongestion == 0 {

@@ -29,25 +29,7 @@ func TestPathMTUDiscovery(t *testing.T) {
 			p := newPairMTU(t, spec, tt.mtu, nil, nil)
 			la := p.la
 			client, server := p.connect(t)
-			ctx := context.Background()
-			data := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB
-			go func() {
-				s, err := client.OpenStream(ctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				s.Write(data)
-				s.CloseWrite()
-			}()
-			s, err := server.AcceptStream(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(s)
-			if err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("MTU %d: %d of %d bytes arrived intact (%v)", tt.mtu, len(got), len(data), err)
-			}
+			transfer(t, client, server, bytes.Repeat([]byte("0123456789abcdef"), 1<<17)) // 2 MiB
 			st := client.Stats()
 			t.Logf("MTU %d: packets of %d bytes after %d probes; link dropped %d as too large", tt.mtu, st.MaxDatagram, st.PMTUProbes, la.Stats().MTUDrops)
 			if st.MaxDatagram < tt.min || st.MaxDatagram > tt.max {
@@ -60,6 +42,30 @@ func TestPathMTUDiscovery(t *testing.T) {
 				t.Errorf("MTU %d: %d packets dropped as too large, only %d were probes", tt.mtu, la.Stats().MTUDrops, st.PMTUProbes)
 			}
 		})
+	}
+}
+
+// transfer sends data from client to server on a new stream and checks
+// that every byte arrives, in order.
+func transfer(t *testing.T, client, server *Conn, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	go func() {
+		s, err := client.OpenStream(ctx)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		s.Write(data)
+		s.CloseWrite()
+	}()
+	s, err := server.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("%d of %d bytes arrived intact (%v)", len(got), len(data), err)
 	}
 }
 
