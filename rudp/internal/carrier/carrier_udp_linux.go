@@ -130,3 +130,32 @@ func getPort(p *uint16) uint16 {
 	b := (*[2]byte)(unsafe.Pointer(p))
 	return uint16(b[0])<<8 | uint16(b[1])
 }
+
+// sysMmsg makes the system call trap (SYS_SENDMMSG or SYS_RECVMMSG) on fd
+// for the messages hs, without flags.
+func sysMmsg(trap uintptr, fd int, hs []unix.Mmsghdr) (int, syscall.Errno) {
+	n, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
+
+// mmsgRetry runs call on fd and hs again while it is interrupted (EINTR).
+// It reports false on EAGAIN, for RawConn.Read or Write to wait on the
+// poller and call again; otherwise it stores the outcome in n and errno.
+// Both the send and the receive path use it through a function value made
+// once, so nothing allocates per call.
+func mmsgRetry(fd int, call func(int, []unix.Mmsghdr) (int, syscall.Errno), hs []unix.Mmsghdr, n *int, errno *syscall.Errno) bool {
+	for {
+		k, e := call(fd, hs)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		*n, *errno = k, e
+		return true
+	}
+}

@@ -72,28 +72,16 @@ func (r *recvState) init(gro bool) {
 		r.grow(groBatch)
 	}
 	r.fn = func(fd uintptr) bool {
-		for {
-			n, errno := sysRecvmmsg(int(fd), r.hs[:r.cnt])
-			switch errno {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // the poller waits until a datagram arrives
-			}
-			r.n, r.errno = n, errno
-			return true
-		}
+		// false: EAGAIN, the poller waits until a datagram arrives.
+		return mmsgRetry(int(fd), sysRecvmmsg, r.hs[:r.cnt], &r.n, &r.errno)
 	}
 }
 
+// sysRecvmmsg is recvmmsg(2) with no flags: the socket is non-blocking,
+// so the kernel returns what is queued after the first datagram instead
+// of waiting for more.
 func sysRecvmmsg(fd int, hs []unix.Mmsghdr) (int, syscall.Errno) {
-	// No flags: the socket is non-blocking, so the kernel returns what is
-	// queued after the first datagram instead of waiting for more.
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), 0
+	return sysMmsg(unix.SYS_RECVMMSG, fd, hs)
 }
 
 func (r *recvState) grow(n int) {

@@ -69,26 +69,13 @@ type run struct{ first, count int }
 func (w *sendState) init() {
 	w.sendmmsg = sysSendmmsg
 	w.fn = func(fd uintptr) bool {
-		for {
-			n, errno := w.sendmmsg(int(fd), w.msgs)
-			switch errno {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // the poller waits until the socket is writable
-			}
-			w.n, w.errno = n, errno
-			return true
-		}
+		// false: EAGAIN, the poller waits until the socket is writable.
+		return mmsgRetry(int(fd), w.sendmmsg, w.msgs, &w.n, &w.errno)
 	}
 }
 
 func sysSendmmsg(fd int, hs []unix.Mmsghdr) (int, syscall.Errno) {
-	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), 0
+	return sysMmsg(unix.SYS_SENDMMSG, fd, hs)
 }
 
 func (w *sendState) grow(n int) {
