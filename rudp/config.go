@@ -52,6 +52,17 @@ type Config struct {
 	// does. Both pace their packets.
 	CongestionControl string
 
+	// DisableFEC turns forward error correction off both ways: this node
+	// sends no parity and tells the peer it decodes none. By default a
+	// connection adds Reed-Solomon parity to its packets when it has
+	// measured loss and is not sending as fast as the path allows (sparse
+	// or interactive traffic, where a retransmission would cost a round
+	// trip of latency); a bulk transfer that fills the path sends none,
+	// since retransmitting what was lost is cheaper than parity on
+	// everything. The ratio follows the loss measured, up to 10 parity
+	// packets per 10 data packets.
+	DisableFEC bool
+
 	// StreamWindow, ConnWindow, SendBuffer and MaxIncomingStreams bound
 	// the streams (see stream.Config; zero: its defaults). MessageWindow
 	// bounds the messages a peer may have at our side (zero:

@@ -78,6 +78,7 @@ type Conn struct {
 	ccEvent         ccEvent     // what the packets handled since the last report acknowledged and lost
 	newestAckedSent time.Time   // send time of the newest packet ever acknowledged
 	ackedSent       []time.Time // send times of the packets the event being gathered acknowledged
+	fec             fecState
 	nextPN          uint64
 	largestPN       uint64 // largest packet number received, for address changes
 	lastRecv        time.Time

@@ -68,6 +68,7 @@ func (c *Conn) park(next time.Time) bool {
 	c.timer.Stop()
 	c.releaseController()
 	c.sender.ReleaseIdle()
+	c.fecRelease()
 	if c.parkTimer == nil {
 		c.parkTimer = time.AfterFunc(d, c.wakeLoop)
 	} else {
@@ -98,6 +99,9 @@ func (c *Conn) establish(est *handshake.Established, now time.Time) error {
 	c.sess, c.peerID, c.peer, c.suite = est.Session, est.PeerID, est.Peer, est.Suite
 	c.idleTimeout = min(c.cfg.IdleTimeout, p.idle)
 	c.pmtuStart(min(c.cfg.MaxDatagram, p.maxDatagram))
+	if !c.cfg.DisableFEC {
+		c.fec.peerK = p.fec
+	}
 	scfg := c.cfg.streams
 	scfg.LocalAddr = c.e.Addr()
 	scfg.RemoteAddr = addrOf(c.remote)
@@ -183,6 +187,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		at(c.receiver.RequestDeadline(c.sender.RTT.SmoothedOrInitial()))
 		at(c.sender.LossTimer())
 		at(c.sender.PTODeadline())
+		at(c.fecFlushDeadline())
 		at(c.lastRecv.Add(c.idleTimeout))
 		if c.confirmed {
 			at(later(c.lastSent, c.lastRecv).Add(c.cfg.KeepAlive))

@@ -7,6 +7,7 @@ import (
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/internal/wire"
 	"github.com/pydevts/pydevts/message"
+	"github.com/pydevts/pydevts/rudp/internal/fec"
 	"github.com/pydevts/pydevts/stream"
 )
 
@@ -19,6 +20,7 @@ const (
 	paramMaxMessageData                                     // message window
 	paramIdleTimeout                                        // milliseconds
 	paramMaxDatagram                                        // largest datagram we receive
+	paramFEC                                                // most FEC data shards per group we decode; 0 or absent: none
 )
 
 // transportParams is what one side announces.
@@ -27,6 +29,7 @@ type transportParams struct {
 	messages    uint64
 	idle        time.Duration
 	maxDatagram int
+	fec         int // the largest FEC group we decode, 0 for none
 }
 
 func (c *config) transportParams() transportParams {
@@ -35,7 +38,17 @@ func (c *config) transportParams() transportParams {
 		messages:    message.LimitOf(c.messages),
 		idle:        c.IdleTimeout,
 		maxDatagram: c.recvBufSize(),
+		fec:         c.fecDecodes(),
 	}
+}
+
+// fecDecodes is the largest FEC group this node decodes: fec.MaxData, or
+// 0 when FEC is disabled.
+func (c *config) fecDecodes() int {
+	if c.DisableFEC {
+		return 0
+	}
+	return fec.MaxData
 }
 
 // recvBufSize is the largest datagram this node reads whole.
@@ -50,11 +63,13 @@ func (p transportParams) encode() handshake.Params {
 		{Type: paramMaxMessageData, Value: v(p.messages)},
 		{Type: paramIdleTimeout, Value: v(uint64(p.idle / time.Millisecond))},
 		{Type: paramMaxDatagram, Value: v(uint64(p.maxDatagram))},
+		{Type: paramFEC, Value: v(uint64(p.fec))},
 	}
 }
 
 // decodeParams reads the peer's parameters; each is required (a peer that
-// leaves one out speaks another version) and unknown ones are ignored.
+// leaves one out speaks another version) but the FEC group size, whose
+// absence means the peer decodes no parity, and unknown ones are ignored.
 func decodeParams(ps handshake.Params) (transportParams, error) {
 	var p transportParams
 	get := func(t handshake.ParamType) (uint64, error) {
@@ -87,6 +102,14 @@ func decodeParams(ps handshake.Params) (transportParams, error) {
 	}
 	if dgram < minDatagram || dgram > 65507 || idle == 0 || idle > uint64(24*time.Hour/time.Millisecond) {
 		return p, fmt.Errorf("peer's transport parameters out of range (datagram %d, idle %d ms)", dgram, idle)
+	}
+	if b, ok := ps.Get(paramFEC); ok {
+		x, n := wire.ConsumeVarint(b)
+		if n != len(b) {
+			return p, fmt.Errorf("peer's transport parameter %d is malformed", paramFEC)
+		}
+		// A peer decoding larger groups than ours gets ours.
+		p.fec = int(min(x, fec.MaxData))
 	}
 	p.idle = time.Duration(idle) * time.Millisecond
 	p.maxDatagram = int(dgram)

@@ -99,6 +99,7 @@ func (c *Conn) handleData(b []byte, in inbound) {
 	if c.state == stateOpen {
 		c.adaptAckFrequency()
 		c.receiver.OnPacket(h.PN, eliciting, c.now)
+		c.fecReceived(h.PN, payload)
 	}
 }
 
@@ -122,6 +123,8 @@ func (c *Conn) handleFrames(p []byte) (eliciting bool, err error) {
 		case wire.FrameRequest:
 			c.stats.requests++
 			c.sender.OnRequest(&f.Ack, c)
+		case wire.FrameFECData, wire.FrameFECParity, wire.FrameFECReport:
+			c.fecFrame(f)
 		case wire.FrameClose:
 			c.err = &CloseError{Code: f.Close.Code, Reason: string(f.Close.Reason), Remote: true}
 			c.end(c.err)

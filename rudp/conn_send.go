@@ -6,7 +6,7 @@ import (
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/internal/wire"
 	"github.com/pydevts/pydevts/rudp/internal/ack"
-	"github.com/pydevts/pydevts/rudp/internal/cc"
+	"github.com/pydevts/pydevts/rudp/internal/fec"
 )
 
 // flush sends what is due, in batches: acknowledgments, requests, probes,
@@ -16,6 +16,7 @@ func (c *Conn) flush(now time.Time) {
 	if c.state != stateOpen {
 		return
 	}
+	c.fecObserve()
 	for {
 		n := 0
 		for n < batchSize {
@@ -72,6 +73,9 @@ func (c *Conn) appendPacket(now time.Time) bool {
 		c.sampler.OnAppLimited(c.sender.BytesInFlight())
 	}
 	force := c.probes > 0 || c.ping
+	if c.appendParityDue(now) {
+		return true
+	}
 	if !ackDue && !reqDue && !dataOK && !force {
 		return false
 	}
@@ -87,6 +91,14 @@ func (c *Conn) appendPacket(now time.Time) bool {
 	b = wire.AppendHeader(b, wire.Header{KeyPhase: phase, ConnID: c.peerID, PN: pn})
 	start := len(b)
 	budget := c.maxSend - handshake.TagSize
+	var enc *fec.Encoder
+	if dataOK {
+		if enc = c.fecEncoder(); enc != nil {
+			// Room for the FEC_DATA frame, and for the parity of this
+			// packet in a packet of its own.
+			budget = min(budget-fecReserve, start+fec.MaxPayload-fecDataMax)
+		}
+	}
 	room := func() int { return budget - len(b) }
 	frames := c.sender.NewFrames()
 
@@ -95,6 +107,7 @@ func (c *Conn) appendPacket(now time.Time) bool {
 		var ok bool
 		if b, largest, ok = c.receiver.AppendAck(b, now, room()); ok {
 			frames = append(frames, wire.Sent{Type: wire.FrameAck, Offset: largest})
+			b = c.appendFECReport(b, room())
 		}
 	}
 	if reqDue {
@@ -104,6 +117,7 @@ func (c *Conn) appendPacket(now time.Time) bool {
 			c.stats.requestsSent++
 		}
 	}
+	control := len(frames)
 	if dataOK || c.probes > 0 {
 		// Streams and messages take turns at filling packets first, so
 		// neither starves the other.
@@ -114,6 +128,14 @@ func (c *Conn) appendPacket(now time.Time) bool {
 		} else {
 			b, frames = c.msgs.AppendFrames(b, room(), frames)
 			b, frames = c.streams.AppendFrames(b, room(), frames)
+		}
+	}
+	inGroup := false
+	if enc != nil && len(frames) > control {
+		var group uint64
+		var index int
+		if group, index, inGroup = enc.Next(now); inGroup {
+			b = wire.AppendFECData(b, group, index)
 		}
 	}
 	eliciting := false
@@ -133,25 +155,21 @@ func (c *Conn) appendPacket(now time.Time) bool {
 		c.probes = max(c.probes-1, 0)
 		c.ping = false
 	}
+	if inGroup {
+		enc.Add(pn, b[start:]) // the plaintext, before it is sealed
+	}
 	ct := c.sess.Send.Seal(b[start:start], b[start:], pn, b[:start])
 	b = b[:start+len(ct)]
 	c.nextPN++
-	var st cc.SendState
 	if eliciting {
-		st = c.sampler.OnPacketSent(now, len(b), c.sender.BytesInFlight())
+		c.sentEliciting(now, pn, len(b), frames)
+	} else {
+		c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames})
 	}
-	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), AckEliciting: eliciting, InFlight: eliciting, Frames: frames, CC: st})
-	if eliciting {
-		ctl := c.controller()
-		ctl.OnPacketSent(now, len(b), c.sender.BytesInFlight())
-		c.pacer.OnSent(now, ctl.PacingRate(), len(b))
-		c.lastSent = now
+	c.queueOut(buf, b)
+	if inGroup {
+		c.appendParityDue(now) // the group is full
 	}
-	c.stats.packetsSent++
-	c.stats.bytesSent += uint64(len(b))
-	*buf = b[:cap(b)]
-	c.outBufs = append(c.outBufs, buf)
-	c.outRaw = append(c.outRaw, b)
 	return true
 }
 

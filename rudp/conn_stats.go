@@ -44,6 +44,15 @@ type Stats struct {
 	MaxDatagram               int
 	PMTUProbes, PMTUFallbacks uint64
 
+	// Recovered counts the packets rebuilt from FEC parity here, each a
+	// loss that cost no retransmission and no round trip. ParitySent
+	// counts the parity packets this side sent, and LossEstimate is the
+	// smoothed loss rate (0 to 1, rebuilt packets included) that sets how
+	// much parity it sends: none below about 0.1 %, and none while a bulk
+	// transfer fills the path (see Config.DisableFEC).
+	Recovered, ParitySent uint64
+	LossEstimate          float64
+
 	// PersistentCongestion counts the times every packet sent over three
 	// probe timeouts was lost, and the controller started over.
 	PersistentCongestion uint64
@@ -101,5 +110,6 @@ func (c *Conn) snapshot() Stats {
 		s.Suite = c.suite.String()
 		s.Retransmitted = c.streams.Retransmitted() + c.msgs.Retransmitted()
 	}
+	c.fecStats(&s)
 	return s
 }

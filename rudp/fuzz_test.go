@@ -79,11 +79,19 @@ func newHandDriven(t testing.TB) *handDriven {
 
 // deliver seals payload as the peer's next packet and hands it to the
 // connection, then lets it act on timers and send.
-func (h *handDriven) deliver(payload []byte) {
-	h.now = h.now.Add(time.Millisecond)
+func (h *handDriven) deliver(payload []byte) { h.deliverSealed(h.seal(payload)) }
+
+// seal seals payload as the peer's next packet.
+func (h *handDriven) seal(payload []byte) []byte {
 	hdr := wire.AppendHeader(nil, wire.Header{KeyPhase: h.peer.Send.Phase(h.now), ConnID: 9, PN: h.pn})
-	pkt := h.peer.Send.Seal(hdr, payload, h.pn, hdr)
 	h.pn++
+	return h.peer.Send.Seal(hdr, payload, h.pn-1, hdr)
+}
+
+// deliverSealed hands a sealed packet to the connection, then lets it act
+// on timers and send.
+func (h *handDriven) deliverSealed(pkt []byte) {
+	h.now = h.now.Add(time.Millisecond)
 	buf := h.e.getBuf()
 	n := copy(*buf, pkt)
 	h.c.now = h.now
@@ -118,6 +126,9 @@ func FuzzAuthenticatedFrames(f *testing.F) {
 		wire.AppendResetStream(wire.AppendStopSending(nil, 0, 3), 0, 4, 100),
 		wire.AppendClose(nil, 7, "bye"),
 		{0xff, 0x00},
+		wire.AppendStream(wire.AppendFECData(nil, 0, 0), 0, 0, []byte("hello"), true, true),
+		parityFor(1, wire.AppendStream(wire.AppendFECData(nil, 0, 0), 0, 0, []byte("hello"), true, true)),
+		wire.AppendFECReport(wire.AppendAck(nil, []wire.AckRange{{Smallest: 0, Largest: 0}}, 0), 3),
 	}
 	for _, s := range seeds {
 		f.Add(s, []byte{})

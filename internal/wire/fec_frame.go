@@ -10,8 +10,9 @@ package wire
 // FEC_DATA opens a data packet that belongs to FEC group Group at data
 // index Index. FEC_PARITY carries parity shard Index of the M protecting
 // group Group's K data packets; it fills the rest of its packet. Neither is
-// acknowledged or resent: parity is only useful before the retransmission
-// it saves would have happened. FEC_REPORT tells the sender how many of its
+// resent: parity is only useful before the retransmission it saves would
+// have happened. A parity packet is acknowledged all the same (see
+// FrameType.AckEliciting), so that its loss is known. FEC_REPORT tells the sender how many of its
 // packets the receiver has rebuilt so far (a cumulative count, so a lost
 // report is superseded by the next): with the losses it detects itself,
 // that is the path's loss, which the parity ratio follows.

@@ -80,11 +80,13 @@ func (t FrameType) String() string {
 
 // AckEliciting reports whether a packet holding a frame of type t must be
 // acknowledged: all but ACK, PADDING and CLOSE (a closing peer does not
-// wait for acks, RFC 9000 section 13.2.1), and the FEC frames (parity is
-// never resent; a report is superseded by the next).
+// wait for acks, RFC 9000 section 13.2.1), FEC_DATA (the packet's other
+// frames decide) and FEC_REPORT (superseded by the next). FEC_PARITY is:
+// parity is never resent, but it is in flight, and the sender must learn
+// its fate for congestion control and the loss rate.
 func (t FrameType) AckEliciting() bool {
 	switch t {
-	case FrameAck, FramePadding, FrameClose, FrameFECData, FrameFECParity, FrameFECReport:
+	case FrameAck, FramePadding, FrameClose, FrameFECData, FrameFECReport:
 		return false
 	}
 	return true
