@@ -3,6 +3,7 @@ package rudp
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/pydevts/pydevts/handshake"
@@ -37,7 +38,9 @@ type Config struct {
 	KeepAlive time.Duration
 
 	// MaxDatagram is the largest packet (UDP payload) sent or received.
-	// Zero: 1452, a 1500-byte Ethernet MTU less IPv6 and UDP headers.
+	// Zero: what a 1500-byte Ethernet MTU carries, 1472 bytes to an IPv4
+	// peer and 1452 to an IPv6 one (their IP headers are 20 and 40 bytes,
+	// UDP's 8).
 	// Connections start at 1200 bytes (or MaxDatagram if smaller), which
 	// every IPv6 path carries (RFC 8200 requires 1280) and every IPv4
 	// path in practice, and probe up to the smaller of both sides'
@@ -97,6 +100,23 @@ type config struct {
 	streams   stream.Config
 	messages  message.Config
 	parkAfter time.Duration // parkAfter when the endpoint was made: tests change it
+	// maxDatagramDefault: MaxDatagram was left zero, so an IPv6 peer gets
+	// maxDatagramIPv6.
+	maxDatagramDefault bool
+}
+
+// The largest UDP payloads of a 1500-byte link.
+const (
+	maxDatagramIPv4 = 1500 - 20 - 8
+	maxDatagramIPv6 = 1500 - 40 - 8
+)
+
+// maxDatagramTo is the largest datagram to send to remote.
+func (c *config) maxDatagramTo(remote netip.AddrPort) int {
+	if c.maxDatagramDefault && !remote.Addr().Unmap().Is4() {
+		return maxDatagramIPv6
+	}
+	return c.MaxDatagram
 }
 
 func (c *Config) resolve() (*config, error) {
@@ -124,7 +144,8 @@ func (c *Config) resolve() (*config, error) {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
 	if cfg.MaxDatagram == 0 {
-		cfg.MaxDatagram = 1452
+		cfg.MaxDatagram = maxDatagramIPv4
+		cfg.maxDatagramDefault = true
 	}
 	if cfg.MaxDatagram < minDatagram || cfg.MaxDatagram > 65507 {
 		return nil, fmt.Errorf("rudp: MaxDatagram %d out of range [%d, 65507]", cfg.MaxDatagram, minDatagram)

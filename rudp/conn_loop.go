@@ -98,7 +98,7 @@ func (c *Conn) establish(est *handshake.Established, now time.Time) error {
 	}
 	c.sess, c.peerID, c.peer, c.suite = est.Session, est.PeerID, est.Peer, est.Suite
 	c.idleTimeout = min(c.cfg.IdleTimeout, p.idle)
-	c.pmtuStart(min(c.cfg.MaxDatagram, p.maxDatagram))
+	c.pmtuStart(min(c.cfg.maxDatagramTo(c.remote), p.maxDatagram))
 	if !c.cfg.DisableFEC {
 		c.fec.peerK = p.fec
 	}

@@ -13,8 +13,9 @@ import (
 // which every path carries, and probes for larger ones with packets of a
 // PING and PADDING: a probe that is acknowledged proves its size, one
 // lost pmtuTries times in a row disproves it. The first probe asks for the
-// largest size both sides allow (1452 by default: a 1500-byte Ethernet MTU
-// less the IPv6 and UDP headers), which most paths carry; if that fails,
+// largest size both sides allow (by default what a 1500-byte Ethernet MTU
+// carries: 1472 bytes over IPv4, 1452 over IPv6), which most paths carry;
+// if that fails,
 // a binary search finds the largest that passes, to within pmtuStep.
 // The carrier sets the don't-fragment bit, so a probe too large for a
 // link is dropped rather than fragmented.

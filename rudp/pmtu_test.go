@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,7 +20,7 @@ func TestPathMTUDiscovery(t *testing.T) {
 	for _, tt := range []struct {
 		mtu, min, max int
 	}{
-		{linkemu.DefaultMTU, 1452, 1452}, // the default MaxDatagram
+		{linkemu.DefaultMTU, 1472, 1472}, // the default MaxDatagram to an IPv4 peer
 		{1400, 1400 - pmtuStep, 1400},
 		{1280, 1280 - pmtuStep, 1280},
 		{1200, 1200, 1200},
@@ -107,5 +108,33 @@ func TestPMTUFallback(t *testing.T) {
 	}
 	if c.maxSend != 1200 || c.pmtu.hi != 1451 || c.pmtu.nextSize() != (1200+1451+1)/2 {
 		t.Fatalf("after 3 lost probes: hi %d, next %d", c.pmtu.hi, c.pmtu.nextSize())
+	}
+}
+
+// TestDefaultMaxDatagram: left zero, MaxDatagram is what a 1500-byte link
+// carries to the peer's address family; set, it is what it says.
+func TestDefaultMaxDatagram(t *testing.T) {
+	def, err := (&Config{}).resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := (&Config{MaxDatagram: 1400}).resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		cfg  *config
+		addr string
+		want int
+	}{
+		{def, "192.0.2.1:1", 1472},
+		{def, "[::ffff:192.0.2.1]:1", 1472},
+		{def, "[2001:db8::1]:1", 1452},
+		{set, "192.0.2.1:1", 1400},
+		{set, "[2001:db8::1]:1", 1400},
+	} {
+		if got := tt.cfg.maxDatagramTo(netip.MustParseAddrPort(tt.addr)); got != tt.want {
+			t.Errorf("MaxDatagram %d to %s: %d, want %d", tt.cfg.Config.MaxDatagram, tt.addr, got, tt.want)
+		}
 	}
 }
