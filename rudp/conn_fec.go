@@ -11,8 +11,9 @@ import (
 // Forward error correction in the engine (the code itself is package fec).
 //
 // Sending. A data packet joins a FEC group when the peer decodes parity,
-// the connection has measured loss (fec.Adapter picks the ratio from it)
-// and the sender is application-limited: sparse or interactive traffic,
+// the carrier can lose packets (not TCP or a relay), the connection has
+// measured loss (fec.Adapter picks the ratio from it) and the sender is
+// application-limited: sparse or interactive traffic,
 // for which a lost packet would cost a round trip of latency and parity
 // costs little. A bulk transfer that fills the path sends none: parity on
 // every packet would take more of the path than retransmitting the few
@@ -108,7 +109,7 @@ func (c *Conn) fecObserve() {
 // nil when it goes without parity (see the top of this file for when).
 func (c *Conn) fecEncoder() *fec.Encoder {
 	k, m := c.fec.adapter.Ratio()
-	if c.fec.peerK == 0 || m == 0 || !c.sampler.AppLimited() {
+	if c.fec.peerK == 0 || m == 0 || !c.sampler.AppLimited() || c.e.carrier.Reliable() {
 		if c.fec.enc != nil {
 			c.fec.enc.SetRatio(k, 0) // an open group is flushed on its timer
 		}
