@@ -129,7 +129,9 @@
 //
 // # Engine duties
 //
-// The engine must: send a fresh Initiation on every retry; treat a
+// The engine must: send a fresh Initiation on every retry (a response to
+// any of the last four completes the handshake, so a slow response is not
+// wasted by the retry that crossed it); treat a
 // responder's session as tentative until Session.Recv.Confirmed (never let
 // it replace a confirmed connection before then); pass the packet's clear
 // header as associated data and the phase from Sealer.Phase in it; give

@@ -414,25 +414,41 @@ func TestCardChecks(t *testing.T) {
 	}
 }
 
-func TestStaleResponse(t *testing.T) {
+// TestLateResponse: a response to one of the last keptInitiations
+// initiations completes the handshake, the same keys on both sides; one
+// to an older initiation does not.
+func TestLateResponse(t *testing.T) {
 	p := newTestPair(t, nil)
-	first, _ := p.ini.Initiation(t0)
-	got, _, err := p.res.ConsumeInitiation(first, srcA, t0)
-	if err != nil {
-		t.Fatal(err)
+	var responses [][]byte
+	var sessions []*Session
+	for i := range keptInitiations + 1 {
+		now := t0.Add(time.Duration(i) * time.Second)
+		msg, _ := p.ini.Initiation(now)
+		got, _, err := p.res.ConsumeInitiation(msg, srcA, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, est, err := got.Respond(uint64(i+1), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		responses, sessions = append(responses, resp), append(sessions, est.Session)
 	}
-	stale, _, _ := got.Respond(1, t0)
-	second, _ := p.ini.Initiation(t0.Add(time.Second)) // a retry supersedes the first
-	if _, err := p.ini.ConsumeResponse(stale, t0); !errors.Is(err, ErrAuth) {
-		t.Fatalf("response to a superseded initiation: got %v, want ErrAuth", err)
+	// responses[0] answers an initiation keptInitiations+1 back.
+	if _, err := p.ini.ConsumeResponse(responses[0], t0); !errors.Is(err, ErrAuth) {
+		t.Fatalf("response to an initiation %d back: got %v, want ErrAuth", keptInitiations+1, err)
 	}
-	got, _, err = p.res.ConsumeInitiation(second, srcA, t0.Add(time.Second))
-	if err != nil {
-		t.Fatal(err)
+	est, err := p.ini.ConsumeResponse(responses[1], t0)
+	if err != nil || est.PeerID != 2 {
+		t.Fatalf("response to an initiation %d back: %v", keptInitiations, err)
 	}
-	fresh, _, _ := got.Respond(2, t0)
-	if est, err := p.ini.ConsumeResponse(fresh, t0); err != nil || est.PeerID != 2 {
-		t.Fatalf("response to the latest initiation: %v", err)
+	// The keys are those of that initiation's responder.
+	pkt := est.Session.Send.Seal(nil, []byte("late but good"), 0, []byte("ad"))
+	if pt, err := sessions[1].Recv.Open(nil, pkt, 0, est.Session.Send.Phase(t0), []byte("ad"), t0); err != nil || string(pt) != "late but good" {
+		t.Fatalf("late response's session: %q, %v", pt, err)
+	}
+	if _, err := p.ini.ConsumeResponse(responses[4], t0); !errors.Is(err, ErrUnexpected) {
+		t.Errorf("a second response after the handshake completed: got %v, want ErrUnexpected", err)
 	}
 	if _, err := p.ini.Initiation(t0); err == nil {
 		t.Error("Initiation after the handshake completed")

@@ -39,7 +39,9 @@ type Initiator struct {
 	ourMAC1 [32]byte // mac1 key of responses to us
 	encKey  [32]byte // the responder's cookie encryption key
 
-	hs       *ikInitiator // the latest initiation's state; nil before the first
+	// hs holds the states of the latest initiations, newest first: a
+	// response to any of them completes the handshake.
+	hs       [keptInitiations]*ikInitiator
 	lastMAC1 [macLen]byte
 	cookie   heldCookie
 	done     bool
@@ -72,10 +74,18 @@ func NewInitiator(cfg InitiatorConfig) (*Initiator, error) {
 	return in, nil
 }
 
+// keptInitiations is how many initiations an Initiator answers to: the
+// latest and the ones before it. A retry goes out when no response came
+// within the retry time, but on a slow or lossy path the response to an
+// earlier initiation may still be on its way; accepting it saves a round
+// trip, or the whole handshake when retries keep crossing responses. Each
+// one kept costs a forged response two more DH operations.
+const keptInitiations = 4
+
 // Initiation returns a new initiation message, with a fresh ephemeral key
-// and timestamp; it supersedes any earlier one, whose response will no
-// longer be accepted. Send a new one on every retry: the responder refuses
-// an initiation it has seen.
+// and timestamp. Send a new one on every retry: the responder refuses an
+// initiation it has seen. A response to it, or to one of the
+// keptInitiations-1 before it, completes the handshake.
 func (in *Initiator) Initiation(now time.Time) ([]byte, error) {
 	if in.done {
 		return nil, errors.New("handshake: initiator already established")
@@ -109,7 +119,8 @@ func (in *Initiator) Initiation(now time.Time) ([]byte, error) {
 	} else {
 		msg = append(msg, make([]byte, macLen)...)
 	}
-	in.hs, in.lastMAC1 = hs, m1
+	copy(in.hs[1:], in.hs[:])
+	in.hs[0], in.lastMAC1 = hs, m1
 	return msg, nil
 }
 
@@ -121,27 +132,36 @@ func (in *Initiator) ConsumeCookieReply(msg []byte, now time.Time) error {
 	if err != nil {
 		return ErrMalformed
 	}
-	if in.hs == nil || in.done || id != in.cfg.LocalID {
+	if in.hs[0] == nil || in.done || id != in.cfg.LocalID {
 		return ErrUnexpected
 	}
 	return in.cookie.open(msg, &in.encKey, in.lastMAC1[:], now)
 }
 
 // ConsumeResponse completes the handshake with the responder's response to
-// our latest initiation.
+// one of our latest initiations (see keptInitiations).
 func (in *Initiator) ConsumeResponse(msg []byte, now time.Time) (*Established, error) {
 	id, err := checkHeader(msg, TypeResponse, ResponseSize)
 	if err != nil {
 		return nil, ErrMalformed
 	}
-	if in.hs == nil || in.done || id != in.cfg.LocalID {
+	if in.hs[0] == nil || in.done || id != in.cfg.LocalID {
 		return nil, ErrUnexpected
 	}
 	if !macEqual(msg[respMAC1Off:], mac(in.ourMAC1[:], msg[:respMAC1Off])) {
 		return nil, ErrMAC
 	}
 	var buf [respPayloadLen]byte
-	payload, err := in.hs.readSecond(buf[:0], msg[headerLen+idLen:respMAC1Off])
+	var payload []byte
+	var hs *ikInitiator
+	for _, hs = range in.hs {
+		if hs == nil {
+			return nil, ErrAuth
+		}
+		if payload, err = hs.readSecond(buf[:0], msg[headerLen+idLen:respMAC1Off]); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, ErrAuth
 	}
@@ -160,7 +180,7 @@ func (in *Initiator) ConsumeResponse(msg []byte, now time.Time) (*Established, e
 	if len(chosen) != 1 || !slices.Contains(in.cfg.Suites, chosen[0]) {
 		return nil, fmt.Errorf("%w: the responder chose suites %v, we offered %v", ErrParams, chosen, in.cfg.Suites)
 	}
-	k1, k2 := in.hs.sym.split()
+	k1, k2 := hs.sym.split()
 	in.done = true
 	est := &Established{
 		Peer:       card,
@@ -168,10 +188,10 @@ func (in *Initiator) ConsumeResponse(msg []byte, now time.Time) (*Established, e
 		LocalID:    in.cfg.LocalID,
 		PeerID:     peerID,
 		Suite:      chosen[0],
-		Hash:       in.hs.sym.h,
+		Hash:       hs.sym.h,
 		Session:    newSession(chosen[0], k1, k2, now),
 	}
-	in.hs = nil
+	in.hs = [keptInitiations]*ikInitiator{}
 	return est, nil
 }
 
