@@ -142,9 +142,9 @@ func runMessagesClient(ctx context.Context, cfg peerConfig, env *env, started fu
 	at := func(seq uint32) time.Duration {
 		return time.Duration(float64(seq) * float64(time.Second) / cfg.MessageRate)
 	}
+	start := time.Now() // before the ticker, so that each tick finds its message due
 	tick := time.NewTicker(at(1))
 	defer tick.Stop()
-	start := time.Now()
 	var seq uint32
 	for at(seq) < cfg.Duration && ctx.Err() == nil {
 		for ; at(seq) < cfg.Duration && at(seq) <= time.Since(start); seq++ {
