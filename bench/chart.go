@@ -17,8 +17,9 @@ import (
 // WriteCharts draws, into dir, one goodput-versus-loss chart per scenario
 // group with a loss matrix (log scale: goodput spans three orders of
 // magnitude between clean and lossy links) and one chart of the latency
-// percentiles under load per scenario, each as PNG and SVG. It returns the
-// files written.
+// percentiles per scenario (under load for bulk scenarios, of delivery
+// for messages scenarios), each as PNG and SVG. It returns the files
+// written.
 func WriteCharts(dir string, sums []Summary) ([]string, error) {
 	var files []string
 	save := func(p *plot.Plot, name string) error {
@@ -48,12 +49,16 @@ func WriteCharts(dir string, sums []Summary) ([]string, error) {
 			continue
 		}
 		seen = append(seen, s.Scenario)
-		p, err := latencyChart(s.Scenario, sums)
+		name, chart := "latency-", latencyChart
+		if isMessages(s) {
+			name, chart = "delivery-latency-", deliveryChart
+		}
+		p, err := chart(s.Scenario, sums)
 		if err != nil {
 			return files, err
 		}
 		if p != nil {
-			if err := save(p, "latency-"+fileName(s.Scenario)); err != nil {
+			if err := save(p, name+fileName(s.Scenario)); err != nil {
 				return files, err
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/pydevts/pydevts/bench/scenario"
 )
 
 // peerConfig is one side's part of a run.
@@ -18,6 +20,16 @@ type peerConfig struct {
 	Server    serverInfo    `json:"server,omitempty"` // for the client: where the server is
 	Duration  time.Duration `json:"duration"`         // of the bulk transfer, warm-up included
 	Warmup    time.Duration `json:"warmup"`
+	// The workload (scenario.KnownWorkloads; "" is bulk) and its shape.
+	Workload    string  `json:"workload,omitempty"`
+	MessageSize int     `json:"message_size,omitempty"`
+	MessageRate float64 `json:"message_rate,omitempty"`
+}
+
+// peerConfigFor is the part of a run both sides share.
+func peerConfigFor(r run) peerConfig {
+	return peerConfig{Transport: r.transport, Duration: r.s.Duration, Warmup: r.s.Warmup,
+		Workload: r.s.Workload, MessageSize: r.s.MessageSize, MessageRate: r.s.MessageRate}
 }
 
 // How a run probes latency.
@@ -53,6 +65,8 @@ type serverReport struct {
 	CPU      float64 `json:"cpu_seconds"`
 	MaxRSS   int64   `json:"max_rss_bytes"`
 	Finished bool    `json:"finished"`
+
+	Messages *messageServerReport `json:"messages,omitempty"` // the messages workload's
 }
 
 // clientReport is what the client side measured.
@@ -64,24 +78,23 @@ type clientReport struct {
 	Err     string    `json:"error,omitempty"`
 	CPU     float64   `json:"cpu_seconds"`
 	MaxRSS  int64     `json:"max_rss_bytes"`
+
+	Messages *messageClientReport `json:"messages,omitempty"` // the messages workload's
 }
 
 // runServer serves one run: it reports readiness with its info, then
 // receives the bulk transfer and answers probes until the client leaves.
 func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) serverReport {
+	if cfg.Workload == scenario.WorkloadMessages {
+		return runMessagesServer(ctx, cfg, env, ready)
+	}
 	var rep serverReport
-	tr, err := transportFor(cfg.Transport)
+	srv, err := startServer(cfg, env, ready)
 	if err != nil {
 		rep.Err = err.Error()
 		return rep
 	}
-	srv, err := tr.listen(env)
-	if err != nil {
-		rep.Err = fmt.Sprintf("listen: %v", err)
-		return rep
-	}
 	defer srv.close()
-	ready(srv.info())
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
 	go srv.echo(ctx)
@@ -129,21 +142,46 @@ func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverI
 	}
 }
 
+// startServer starts a run's server and reports it ready.
+func startServer(cfg peerConfig, env *env, ready func(serverInfo)) (server, error) {
+	tr, err := transportFor(cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := tr.listen(env)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	ready(srv.info())
+	return srv, nil
+}
+
+// dialServer connects a run's client to its server.
+func dialServer(ctx context.Context, cfg peerConfig, env *env) (client, error) {
+	tr, err := transportFor(cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := tr.dial(ctx, env, cfg.Server)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	return cl, nil
+}
+
 // runClient does one run's client side: idle probes, then the bulk
 // transfer for the duration with probes at 10 Hz alongside. bulkStarted
 // (if set) is called when the bulk transfer begins, for the timeline.
 func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()) clientReport {
-	rep := clientReport{Lost: -1}
-	tr, err := transportFor(cfg.Transport)
-	if err != nil {
-		rep.Err = err.Error()
-		return rep
+	if cfg.Workload == scenario.WorkloadMessages {
+		return runMessagesClient(ctx, cfg, env, bulkStarted)
 	}
+	rep := clientReport{Lost: -1}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
-	cl, err := tr.dial(ctx, env, cfg.Server)
+	cl, err := dialServer(ctx, cfg, env)
 	if err != nil {
-		rep.Err = fmt.Sprintf("dial: %v", err)
+		rep.Err = err.Error()
 		return rep
 	}
 	defer cl.close()

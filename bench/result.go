@@ -21,6 +21,7 @@ type Result struct {
 	Repetition int               `json:"repetition"`
 	Emulator   string            `json:"emulator"` // "tun", "memnet" or "loopback"
 	Start      time.Time         `json:"start"`
+	Workload   string            `json:"workload,omitempty"` // scenario.KnownWorkloads; "" (older results) is bulk
 
 	GoodputMbps float64 `json:"goodput_mbps"` // receiver side, warm-up excluded
 	WindowBytes int64   `json:"window_bytes"`
@@ -44,6 +45,8 @@ type Result struct {
 
 	Link LinkReport `json:"link"`
 
+	Messages *MessageResult `json:"messages,omitempty"` // the messages workload's
+
 	Valid    bool     `json:"valid"`              // passed every check
 	Problems []string `json:"problems,omitempty"` // why it is flagged
 	Skipped  string   `json:"skipped,omitempty"`  // why it did not run ("n/a")
@@ -64,8 +67,8 @@ type LinkReport struct {
 
 // Percentiles summarise latency samples (nearest rank).
 type Percentiles struct {
-	P50, P90, P99 float64 // milliseconds
-	N             int
+	P50, P90, P99, Min, Max float64 // milliseconds
+	N                       int
 }
 
 func percentiles(samples []float64) Percentiles {
@@ -78,7 +81,7 @@ func percentiles(samples []float64) Percentiles {
 		i := int(math.Ceil(p*float64(len(s)))) - 1
 		return s[max(0, min(i, len(s)-1))]
 	}
-	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), N: len(s)}
+	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Min: s[0], Max: s[len(s)-1], N: len(s)}
 }
 
 // WriteJSONLines writes one JSON object per result.
@@ -112,6 +115,7 @@ func ReadJSONLines(r io.Reader) ([]Result, error) {
 // valid repetitions.
 type Summary struct {
 	Scenario, Group, Transport string
+	Workload                   string
 	Matrix                     map[string]string
 	Runs, Valid                int
 	Goodput                    Spread // Mbit/s
@@ -121,6 +125,7 @@ type Summary struct {
 	MBPerCPU                   Spread
 	Skipped                    string
 	Errors                     []string
+	Messages                   *MessageSummary // the messages workload's, else nil
 }
 
 // Spread is a median with its minimum and maximum; N is 0 when nothing
@@ -156,10 +161,13 @@ func Summarize(results []Result) []Summary {
 		if !ok {
 			i = len(out)
 			idx[key] = i
-			out = append(out, Summary{Scenario: r.Scenario, Group: r.Group, Transport: r.Transport, Matrix: r.Matrix})
+			out = append(out, Summary{Scenario: r.Scenario, Group: r.Group, Transport: r.Transport, Matrix: r.Matrix, Workload: r.Workload})
 			vals[key] = &[7][]float64{}
 		}
 		s := &out[i]
+		if r.Messages != nil && s.Messages == nil {
+			s.Messages = &MessageSummary{Size: r.Messages.Size, Rate: r.Messages.Rate, BaseRTT: r.Messages.BaseRTT}
+		}
 		s.Runs++
 		switch {
 		case r.Skipped != "":
@@ -173,7 +181,11 @@ func Summarize(results []Result) []Summary {
 		}
 		s.Valid++
 		v := vals[key]
-		v[0] = append(v[0], r.GoodputMbps)
+		if r.Messages != nil {
+			s.Messages.add(*r.Messages)
+		} else {
+			v[0] = append(v[0], r.GoodputMbps)
+		}
 		if r.LatencyIdle.N > 0 {
 			v[1] = append(v[1], r.LatencyIdle.P50)
 		}
@@ -194,13 +206,31 @@ func Summarize(results []Result) []Summary {
 		s := &out[i]
 		s.Goodput, s.IdleP50, s.LoadedP50, s.LoadedP99, s.Lost, s.MBPerCPU, s.LoadedP90 =
 			spread(v[0]), spread(v[1]), spread(v[2]), spread(v[3]), spread(v[4]), spread(v[5]), spread(v[6])
+		if s.Messages != nil {
+			s.Messages.done()
+		}
 	}
 	return out
 }
 
-// WriteTable writes the summaries as a Markdown table: medians with their
-// range over the valid repetitions.
+// WriteTable writes the summaries as Markdown tables, medians with their
+// range over the valid repetitions: one for the bulk scenarios (goodput,
+// latency under load), then one for the messages scenarios (delivery
+// latency).
 func WriteTable(w io.Writer, sums []Summary) {
+	bulk, messages := splitWorkloads(sums)
+	if len(bulk) > 0 || len(messages) == 0 {
+		writeBulkTable(w, bulk)
+	}
+	if len(messages) > 0 {
+		if len(bulk) > 0 {
+			fmt.Fprintln(w)
+		}
+		writeMessagesTable(w, messages)
+	}
+}
+
+func writeBulkTable(w io.Writer, sums []Summary) {
 	fmt.Fprintln(w, "| scenario | transport | goodput Mbit/s | latency idle p50 ms | loaded p50 ms | loaded p99 ms | lost pkts | MB/CPU-s | valid runs |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, s := range sums {
@@ -208,14 +238,19 @@ func WriteTable(w io.Writer, sums []Summary) {
 			fmt.Fprintf(w, "| %s | %s | n/a | | | | | | %s |\n", s.Scenario, s.Transport, s.Skipped)
 			continue
 		}
-		valid := fmt.Sprintf("%d/%d", s.Valid, s.Runs)
-		if len(s.Errors) > 0 {
-			valid += " (" + shorten(s.Errors[0], 60) + ")"
-		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Scenario, s.Transport,
 			fmtSpread(s.Goodput, 1), fmtSpread(s.IdleP50, 2), fmtSpread(s.LoadedP50, 1), fmtSpread(s.LoadedP99, 1),
-			fmtSpread(s.Lost, 0), fmtSpread(s.MBPerCPU, 0), valid)
+			fmtSpread(s.Lost, 0), fmtSpread(s.MBPerCPU, 0), validRuns(s))
 	}
+}
+
+// validRuns is a row's last cell: valid runs of all, and the first error.
+func validRuns(s Summary) string {
+	valid := fmt.Sprintf("%d/%d", s.Valid, s.Runs)
+	if len(s.Errors) > 0 {
+		valid += " (" + shorten(s.Errors[0], 60) + ")"
+	}
+	return valid
 }
 
 func fmtSpread(s Spread, prec int) string {

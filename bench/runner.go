@@ -106,6 +106,11 @@ func runOne(ctx context.Context, r run, exe string, tunErr error) Result {
 	res := Result{
 		Scenario: r.s.Name, Group: r.s.Group, Matrix: r.s.Matrix, Transport: r.transport,
 		Repetition: r.rep, Start: time.Now(), Lost: -1, FECRecoveries: -1,
+		Workload: r.s.Workload, Messages: newMessageResult(r.s),
+	}
+	if err := checkMessages(peerConfigFor(r)); err != nil {
+		res.Err = err.Error()
+		return res
 	}
 	switch {
 	case r.s.Ceiling:
@@ -147,6 +152,7 @@ func fill(res *Result, srv serverReport, cl clientReport) {
 	if res.CPUTotal > 0 {
 		res.MBPerCPUSecond = float64(srv.Total) / 1e6 / res.CPUTotal
 	}
+	fillMessages(res, srv, cl)
 	res.Valid = res.Err == "" && len(res.Problems) == 0
 }
 

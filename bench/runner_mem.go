@@ -19,7 +19,7 @@ func runMem(ctx context.Context, r run, res *Result) {
 	defer a.Close()
 	defer b.Close()
 	cpu0, _ := selfUsage()
-	cfg := peerConfig{Transport: r.transport, Duration: r.s.Duration, Warmup: r.s.Warmup}
+	cfg := peerConfigFor(r)
 	ready := make(chan serverInfo, 1)
 	srvDone := make(chan serverReport, 1)
 	go func() {

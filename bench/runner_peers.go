@@ -20,7 +20,7 @@ type sides struct {
 // runPeers runs a run's sides as two `pydevts bench-peer` processes, so
 // that each side's CPU and peak memory are measured alone.
 func runPeers(ctx context.Context, r run, exe string, res *Result, sd sides) {
-	cfg := peerConfig{Transport: r.transport, Duration: r.s.Duration, Warmup: r.s.Warmup}
+	cfg := peerConfigFor(r)
 	scfg := cfg
 	scfg.Role, scfg.Bind = "server", sd.serverBind
 	cmd, start := sd.command('B')

@@ -41,6 +41,7 @@ type server interface {
 	bulk(ctx context.Context) (io.Reader, error)
 	// echo answers latency probes until ctx ends or the client leaves.
 	echo(ctx context.Context)
+	messageServer // the messages workload
 	close() error
 }
 
@@ -52,6 +53,7 @@ type client interface {
 	// lost returns the packets (segments) the sender declared lost and
 	// resent, or -1 where the transport does not say.
 	lost() int64
+	messageClient // the messages workload
 	close() error
 }
 

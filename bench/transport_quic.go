@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -29,8 +30,9 @@ type quicServer struct {
 	tr *quic.Transport
 	ln *quic.Listener
 	c  *quic.Conn
-	// streams sorted by their first byte
-	bulkCh, probeCh chan *quic.Stream
+	// streams sorted by their first byte, by one goroutine started once
+	start                  sync.Once
+	bulkCh, probeCh, msgCh chan *quic.Stream
 }
 
 func (quicTransport) listen(env *env) (server, error) {
@@ -52,7 +54,7 @@ func (quicTransport) listen(env *env) (server, error) {
 		tr.Close()
 		return nil, err
 	}
-	return &quicServer{tr: tr, ln: ln, bulkCh: make(chan *quic.Stream, 1), probeCh: make(chan *quic.Stream, 1)}, nil
+	return &quicServer{tr: tr, ln: ln, bulkCh: make(chan *quic.Stream, 1), probeCh: make(chan *quic.Stream, 1), msgCh: make(chan *quic.Stream, 1)}, nil
 }
 
 func (s *quicServer) info() serverInfo { return serverInfo{Addr: s.tr.Conn.LocalAddr().String()} }
@@ -78,12 +80,14 @@ func (s *quicServer) streams(ctx context.Context) {
 			s.bulkCh <- st
 		case markProbe:
 			s.probeCh <- st
+		case markMessages:
+			s.msgCh <- st
 		}
 	}
 }
 
 func (s *quicServer) bulk(ctx context.Context) (io.Reader, error) {
-	go s.streams(ctx)
+	s.start.Do(func() { go s.streams(ctx) })
 	select {
 	case st := <-s.bulkCh:
 		return st, nil

@@ -29,7 +29,7 @@ func (t tcpTransport) listen(env *env) (server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &tcpServer{ln: ln, conns: map[byte]chan net.Conn{markBulk: make(chan net.Conn, 1), markProbe: make(chan net.Conn, 1)}}
+	s := &tcpServer{ln: ln, conns: map[byte]chan net.Conn{markBulk: make(chan net.Conn, 1), markProbe: make(chan net.Conn, 1), markMessages: make(chan net.Conn, 1)}}
 	go s.acceptLoop()
 	return s, nil
 }
@@ -90,6 +90,7 @@ type tcpClient struct {
 	d               net.Dialer
 	addr            string
 	bulkConn, probe net.Conn
+	msgConn         net.Conn // the messages workload's
 }
 
 func (t tcpTransport) dial(ctx context.Context, env *env, info serverInfo) (client, error) {
@@ -135,15 +136,20 @@ func (c *tcpClient) bulk(ctx context.Context) (io.WriteCloser, error) {
 func (c *tcpClient) ping(ctx context.Context) error { return pingStream(ctx, c.probe) }
 
 func (c *tcpClient) lost() int64 {
-	if c.bulkConn == nil {
-		return -1
+	switch {
+	case c.bulkConn != nil:
+		return totalRetrans(c.bulkConn)
+	case c.msgConn != nil:
+		return totalRetrans(c.msgConn)
 	}
-	return totalRetrans(c.bulkConn)
+	return -1
 }
 
 func (c *tcpClient) close() error {
-	if c.bulkConn != nil {
-		c.bulkConn.Close()
+	for _, nc := range []net.Conn{c.bulkConn, c.msgConn} {
+		if nc != nil {
+			nc.Close()
+		}
 	}
 	return c.probe.Close()
 }

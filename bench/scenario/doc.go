@@ -9,13 +9,16 @@
 // # The file
 //
 //	defaults:                # every key optional; these are the built-in values
-//	  duration: 4s           # bulk transfer per run, warm-up included
-//	  warmup: 1s             # excluded from goodput; shorter than duration
+//	  duration: 4s           # per run, warm-up included
+//	  warmup: 1s             # excluded from the results; shorter than duration
 //	  repetitions: 3
 //	  transports: [pydevts, tcp-cubic, tcp-bbr, quic-go]
 //	  mtu: 1500              # 576 to 65535
 //	  seed: 1
 //	  slack: 250us
+//	  workload: bulk         # or messages; see Workloads below
+//	  message_size: 1KiB     # messages only: 16 bytes to 1MiB
+//	  message_rate: 200      # messages only: per second, or 200/s; up to 10000
 //	scenarios:
 //	  - name: random-loss    # letters, digits, . _ -; unique in the file
 //	    link: {delay: 10ms, rate: 200mbit}
@@ -29,6 +32,11 @@
 //	    timeline: [{at: 3s, set: {loss: 100%}}, {at: 4s, set: {loss: 0%}}]
 //	  - name: ceiling
 //	    ceiling: true
+//	  - name: messages-5pct
+//	    link: {delay: 20ms, loss: 5%}
+//	    workload: messages
+//	    message_size: 1KiB
+//	    message_rate: 200
 //
 // The link fields take netem's names and meanings, so tc-netem(8)
 // documents them: delay (one way), jitter, keep_order, loss, gemodel {p,
@@ -55,6 +63,20 @@
 // ceiling scenario runs on real loopback without the emulator and takes no
 // link, a_to_b, b_to_a, matrix or timeline.
 //
+// # Workloads
+//
+// workload says what the client sends for the duration. bulk, the
+// default, is one bulk transfer with small request/response probes beside
+// it: goodput, and latency idle and under load. messages sends a message
+// of message_size bytes every 1/message_rate seconds, paced by the clock
+// and never waiting for earlier messages, and the receiver times each one
+// from send to delivery: delivery latency percentiles and how many of the
+// messages sent after the warm-up arrived. message_size and message_rate
+// may be set in defaults for the scenarios that run messages; a scenario
+// that sets them must run messages itself. A messages run holds at least
+// one message after its warm-up and at most 1,000,000 in all; a ceiling
+// run is bulk.
+//
 // # Units
 //
 //   - Durations are Go's: 10ms, 250us (or 250µs), 1.5s, 0. Never negative.
@@ -67,6 +89,8 @@
 //     people as bits, a factor of 8 either way.
 //   - Sizes are bytes: 1500, 1500B, or IEC multiples KiB, MiB, GiB (64KiB,
 //     1MiB). kB, MB and tc's kb are refused: 1000 or 1024 is a guess.
+//   - Message rates are messages per second, a decimal number with "/s"
+//     after it or not: 200, 200/s, 0.5.
 //
 // Numbers are plain decimals (no exponent, hex or underscores), and a rate
 // or size must come out a whole number of bits or bytes.

@@ -140,6 +140,25 @@ var parseErrorTests = []struct {
 	{"bursts unreachable", ok("    link:", "      bursts: {loss: 60%, mean: 1}"), 4, "scenarios[0].link.bursts", "unreachable with a mean burst of 1: such bursts allow at most 50%"},
 	{"bursts mean below 1", ok("    link:", "      bursts: {loss: 1%, mean: 0.5}"), 4, "scenarios[0].link.bursts.mean", "at least 1 packet"},
 
+	// Workloads.
+	{"unknown workload", ok("    workload: messgaes"), 3, "scenarios[0].workload", `unknown workload "messgaes"; did you mean "messages"?`},
+	{"workload list", ok("    workload: [bulk]"), 3, "scenarios[0].workload", "want a workload, got a list"},
+	{"message size without unit", ok("    workload: messages", "    message_size: 1kB"), 4, "scenarios[0].message_size", "KiB"},
+	{"message size too small", ok("    workload: messages", "    message_size: 8B"), 4, "scenarios[0].message_size", `"8B" is out of range: want 16 bytes`},
+	{"message size too large", lines("defaults:", "  message_size: 2MiB", "scenarios: [{name: a}]"), 2, "defaults.message_size", "to 1MiB"},
+	{"message rate zero", ok("    workload: messages", "    message_rate: 0"), 4, "scenarios[0].message_rate", "more than 0"},
+	{"message rate negative", ok("    workload: messages", "    message_rate: -5/s"), 4, "scenarios[0].message_rate", "more than 0"},
+	{"message rate too high", ok("    workload: messages", "    message_rate: 20000"), 4, "scenarios[0].message_rate", "at most 10000 messages per second"},
+	{"message rate with a unit", ok("    workload: messages", "    message_rate: 200hz"), 4, "scenarios[0].message_rate", `"200hz" is not a message rate (want messages per second`},
+	{"message rate a list", ok("    workload: messages", "    message_rate: [200]"), 4, "scenarios[0].message_rate", "want messages per second, got a list"},
+	{"message size on bulk", ok("    message_size: 1KiB"), 3, "scenarios[0].message_size", "applies to the messages workload only, and this scenario's workload is bulk"},
+	{"message rate on a bulk scenario", lines("defaults: {workload: messages}", "scenarios:", "  - name: a", "    workload: bulk", "    message_rate: 10"), 5, "scenarios[0].message_rate", "messages workload only"},
+	{"ceiling with messages", ok("    ceiling: true", "    workload: messages"), 4, "scenarios[0].workload", "its workload is bulk"},
+	{"ceiling under messages defaults", lines("defaults: {workload: messages}", "scenarios:", "  - name: a", "    ceiling: true"), 1, "defaults.workload", "write workload: bulk in it"},
+	{"no message after warm-up", ok("    workload: messages", "    message_rate: 0.5", "    duration: 2s"), 4, "scenarios[0].message_rate", "the 1s after the warm-up hold no message"},
+	{"duration blamed for no message", lines("defaults: {workload: messages, message_rate: 0.5}", "scenarios:", "  - name: a", "    duration: 2s"), 4, "scenarios[0].duration", "hold no message"},
+	{"too many messages", ok("    workload: messages", "    message_rate: 10000", "    duration: 2m"), 4, "scenarios[0].message_rate", "more than 1000000 messages, the limit of a run"},
+
 	// linkemu.Spec.Validate, at the mapping that made the Spec.
 	{"jitter above delay", ok("    link: {delay: 1ms, jitter: 2ms}"), 3, "scenarios[0].link", "direction a_to_b: linkemu: Spec.Jitter = 2ms: must not exceed Delay"},
 	{"reorder without delay", ok("    link: {delay: 1ms}", "    b_to_a:", "      delay: 0s", "      reorder: 1%"), 5, "scenarios[0].b_to_a", "direction b_to_a: linkemu: Spec.Reorder"},

@@ -29,6 +29,12 @@ func FuzzParse(f *testing.F) {
 		"    matrix: {rate: [1mbit, 0.5gbit], queue: [1500, 1MiB]}",
 		"    timeline: [{at: 1s, set: *l}, {at: 2s, a_to_b: {loss: 1}}]",
 	)))
+	f.Add([]byte(lines(
+		"defaults: {workload: messages, message_size: 1KiB}",
+		"scenarios:",
+		"  - {name: m, link: {delay: 20ms, loss: 5%}, message_rate: 200/s, duration: 12s}",
+		"  - {name: b, workload: bulk, ceiling: true}",
+	)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ss, err := Parse(data, "fuzz.yaml")
 		if err != nil {

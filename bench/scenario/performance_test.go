@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestPerformanceScenarios: the file the README's performance section
@@ -21,8 +22,17 @@ func TestPerformanceScenarios(t *testing.T) {
 	for _, s := range scs {
 		names = append(names, s.Name)
 	}
-	want := []string{"random-loss/loss=0%", "random-loss/loss=1%", "random-loss/loss=5%", "random-loss/loss=10%", "random-loss/loss=30%", "bursty-ge-3pct-burst4", "ceiling"}
+	want := []string{"random-loss/loss=0%", "random-loss/loss=1%", "random-loss/loss=5%", "random-loss/loss=10%", "random-loss/loss=30%", "bursty-ge-3pct-burst4", "messages-5pct-40ms", "ceiling"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("scenarios %q, want %q", names, want)
+	}
+	// Issue 5's messages row: 1 KiB at 200/s, 5 % loss, 40 ms RTT, every
+	// transport, and at least 2000 messages after the warm-up of each
+	// repetition for the p99.
+	m := scs[6]
+	if m.Workload != WorkloadMessages || m.MessageSize != 1024 || m.MessageRate != 200 || m.AB.Loss != 0.05 || m.BA.Loss != 0.05 ||
+		m.AB.Delay+m.BA.Delay != 40*time.Millisecond || !slices.Equal(m.Transports, []string{"pydevts", "tcp-bbr", "tcp-cubic", "quic-go"}) ||
+		m.MessageRate*(m.Duration-m.Warmup).Seconds() < 2000 {
+		t.Errorf("%s: %+v", m.Name, m)
 	}
 }

@@ -43,6 +43,12 @@ type Scenario struct {
 	// Ceiling marks an unimpaired run on real loopback without the
 	// emulator: it measures maximum throughput and CPU per side.
 	Ceiling bool
+	// Workload is what the client sends: one of KnownWorkloads.
+	Workload string
+	// MessageSize (bytes) and MessageRate (messages per second) shape
+	// the messages workload; both are zero for other workloads.
+	MessageSize int
+	MessageRate float64
 	// Matrix holds the matrix values this run was expanded from, as
 	// written (e.g. {"loss": "5%"}); it is empty, not nil, otherwise.
 	Matrix map[string]string

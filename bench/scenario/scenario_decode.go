@@ -153,7 +153,10 @@ func (d *decoder) scenario(n *yaml.Node, path string, defaults settings) (*rawSc
 	}
 	r.node = nameNode // errors about the whole scenario point at its name
 	r.settings = defaults.merge(own)
-	return r, d.checkWarmup(r.settings, nameNode, join(path, "name"))
+	if err := d.checkWarmup(r.settings, nameNode, join(path, "name")); err != nil {
+		return nil, err
+	}
+	return r, d.checkWork(r.settings, r.ceiling, nameNode, join(path, "name"))
 }
 
 // matrix decodes a matrix: link fields, each with a list of values.

@@ -93,6 +93,7 @@ func (d *decoder) run(r *rawScenario, combo []int) (Scenario, error) {
 		Ceiling:     r.ceiling,
 		Matrix:      make(map[string]string),
 	}
+	st.work.apply(&s)
 	if r.ceiling {
 		return s, nil // no link: decoding refused every link key
 	}

@@ -216,3 +216,43 @@ func TestSettings(t *testing.T) {
 	// An empty defaults section is no defaults.
 	parseOne(t, lines("defaults:", "  # duration: 1s", "scenarios: [{name: x}]"))
 }
+
+func TestWorkload(t *testing.T) {
+	ss := parseOne(t, lines(
+		"defaults:",
+		"  message_rate: 50/s",
+		"scenarios:",
+		"  - name: bulk",
+		"  - name: m",
+		"    workload: messages",
+		"  - name: m2",
+		"    link: {delay: 20ms, loss: 5%}",
+		"    workload: messages",
+		"    message_size: 4KiB",
+		"    message_rate: 0.5",
+		"    duration: 4s",
+		"    warmup: 0s",
+		"  - name: c",
+		"    ceiling: true",
+		"    workload: bulk",
+	))
+	want := []struct {
+		workload string
+		size     int
+		rate     float64
+	}{{WorkloadBulk, 0, 0}, {WorkloadMessages, 1024, 50}, {WorkloadMessages, 4096, 0.5}, {WorkloadBulk, 0, 0}}
+	for i, w := range want {
+		if s := ss[i]; s.Workload != w.workload || s.MessageSize != w.size || s.MessageRate != w.rate {
+			t.Errorf("%s: workload %q, %d bytes at %v/s; want %q, %d at %v", s.Name, s.Workload, s.MessageSize, s.MessageRate, w.workload, w.size, w.rate)
+		}
+	}
+	// Without any workload key, the built-in values: bulk, and for
+	// messages 1 KiB at 200 per second.
+	if d := parseOne(t, "scenarios: [{name: x}]")[0]; d.Workload != WorkloadBulk || d.MessageSize != 0 {
+		t.Errorf("built-in workload: %+v", d)
+	}
+	d := parseOne(t, lines("defaults: {workload: messages}", "scenarios: [{name: x}, {name: y, ceiling: true, workload: bulk}]"))
+	if d[0].Workload != WorkloadMessages || d[0].MessageSize != 1024 || d[0].MessageRate != 200 || d[1].Workload != WorkloadBulk {
+		t.Errorf("messages from the defaults: %+v", d)
+	}
+}

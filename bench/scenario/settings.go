@@ -46,10 +46,11 @@ type settings struct {
 	repetitions, mtu        setting[int]
 	seed                    setting[uint64]
 	transports              setting[[]string]
+	work                    workSettings
 }
 
 // settingKeys are the keys of settings, in the documented order.
-var settingKeys = []string{"duration", "warmup", "repetitions", "transports", "mtu", "seed", "slack"}
+var settingKeys = append([]string{"duration", "warmup", "repetitions", "transports", "mtu", "seed", "slack"}, workKeys...)
 
 // builtinSettings are the values of a file without defaults; the package
 // documentation lists them.
@@ -65,6 +66,7 @@ func builtinSettings() settings {
 		// 100 Mbit/s, 250 µs of slack costs 0.48 cores against 0.62 at
 		// 50 µs, for the same goodput (research/linkemu.md, section 2).
 		slack: setting[time.Duration]{v: 250 * time.Microsecond},
+		work:  builtinWork(),
 	}
 }
 
@@ -129,7 +131,7 @@ func (d *decoder) setting(s *settings, key string, n *yaml.Node, path string, or
 		}
 		set(&s.transports, v, n, path, origin)
 	default:
-		return d.errf(n, path, "unknown key") // unreachable: mapping checked the key
+		return d.workSetting(&s.work, key, n, path, origin)
 	}
 	return nil
 }
@@ -168,6 +170,7 @@ func (base settings) merge(over settings) settings {
 		mtu:         pick(base.mtu, over.mtu),
 		seed:        pick(base.seed, over.seed),
 		transports:  pick(base.transports, over.transports),
+		work:        base.work.merge(over.work),
 	}
 }
 

@@ -161,3 +161,22 @@ func TestUnitsInFile(t *testing.T) {
 		t.Errorf("got %+v", ab)
 	}
 }
+
+func TestParseMessageRate(t *testing.T) {
+	good := []struct {
+		in   string
+		want float64
+	}{
+		{"200", 200}, {"200/s", 200}, {"0.5", 0.5}, {".5/s", 0.5}, {"10000", 10000}, {"+1", 1},
+	}
+	for _, tt := range good {
+		if got, err := parseMessageRate(tt.in); err != nil || got != tt.want {
+			t.Errorf("parseMessageRate(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{"", "/s", "0", "0/s", "-1", "10000.5", "1e3", "200 /s", "200/min", "200hz", "NaN", "Inf", "200/s/s"} {
+		if got, err := parseMessageRate(in); err == nil {
+			t.Errorf("parseMessageRate(%q) = %v, want an error", in, got)
+		}
+	}
+}
