@@ -34,7 +34,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// KeepAlive is how long a connection stays silent before it sends a
 	// keepalive. Zero: IdleTimeout/3, so two can be lost before the
-	// peer's idle timeout.
+	// peer's idle timeout. The dialing side sends them; the accepting
+	// side, whose acknowledgments already answer them, sends its own only
+	// after half of the remaining time to the idle timeout more (10 s by
+	// default), when the dialer's keepalives stop arriving.
 	KeepAlive time.Duration
 
 	// MaxDatagram is the largest packet (UDP payload) sent or received.

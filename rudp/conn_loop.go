@@ -160,7 +160,7 @@ func (c *Conn) onTimers(now time.Time) {
 	// Keepalives go only to a peer that has proven its address: before
 	// that, a responder has sent just its response and must not send an
 	// address that may be spoofed more than it received.
-	if c.confirmed && now.Sub(later(c.lastSent, c.lastRecv)) >= c.cfg.KeepAlive {
+	if c.confirmed && now.Sub(later(c.lastSent, c.lastRecv)) >= c.keepAlive() {
 		c.ping = true
 	}
 	if c.graceful && !c.streams.Unacked() && !c.msgs.Pending() {
@@ -190,7 +190,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		at(c.fecFlushDeadline())
 		at(c.lastRecv.Add(c.idleTimeout))
 		if c.confirmed {
-			at(later(c.lastSent, c.lastRecv).Add(c.cfg.KeepAlive))
+			at(later(c.lastSent, c.lastRecv).Add(c.keepAlive()))
 		} else {
 			at(c.born.Add(pendingTimeout))
 		}
@@ -202,6 +202,22 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		next = now.Add(time.Hour)
 	}
 	return next
+}
+
+// keepAlive is how long the connection stays silent before it sends a
+// keepalive. One side's keepalives keep both alive: the peer hears each,
+// and its acknowledgment comes back. If both sides used the same time,
+// each would hear the other's ACK and ping again at once, twice the
+// packets needed; so the initiator pings at KeepAlive, and the responder
+// only if it has heard nothing for half again of what is left to the
+// idle timeout (10 s of the default 15 s), which happens when the
+// initiator's keepalives are lost or it stopped sending them.
+func (c *Conn) keepAlive() time.Duration {
+	k := c.cfg.KeepAlive
+	if c.initiator || k >= c.idleTimeout {
+		return k
+	}
+	return k + (c.idleTimeout-k)/2
 }
 
 // sendInitiation sends a fresh initiation and schedules the next retry.
