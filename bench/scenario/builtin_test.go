@@ -43,6 +43,9 @@ func checkScenarios(ss []Scenario) error {
 				return fmt.Errorf("%s: transports %v", s.Name, s.Transports)
 			}
 		}
+		if err := checkWorkloadFields(s); err != nil {
+			return fmt.Errorf("%s: %v", s.Name, err)
+		}
 		if err := s.AB.Validate(); err != nil {
 			return fmt.Errorf("%s: AB: %v", s.Name, err)
 		}

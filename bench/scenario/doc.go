@@ -16,6 +16,7 @@
 //	  mtu: 1500              # 576 to 65535
 //	  seed: 1
 //	  slack: 250us
+//	  workload: bulk         # bulk, idle or fairness: see Workloads below
 //	scenarios:
 //	  - name: random-loss    # letters, digits, . _ -; unique in the file
 //	    link: {delay: 10ms, rate: 200mbit}
@@ -54,6 +55,38 @@
 // and b_to_a in one, each on top of the link as it was just before. A
 // ceiling scenario runs on real loopback without the emulator and takes no
 // link, a_to_b, b_to_a, matrix or timeline.
+//
+// # Workloads
+//
+// workload says what each run does; a scenario's own workload overrides
+// the defaults'. The keys that belong to one workload go in the scenario
+// and are refused elsewhere.
+//
+//   - bulk (the default): one bulk transfer per run for duration, goodput
+//     counted after warmup, with request/response probes beside it.
+//   - idle: connections (default 1000, at most 10000) connections from one
+//     client endpoint to one server endpoint, each proven by one exchange;
+//     then nothing for duration. The first warmup of it lets the
+//     connections settle; over the rest, the server process's CPU (as a
+//     share of one core) and its memory per connection are measured, and
+//     at the end every connection must answer once more. Runs pydevts and
+//     quic-go only (kernel TCP keeps its connections in the kernel, out of
+//     the process's sight): inherited transports are narrowed to those,
+//     and a scenario that names another is refused. ceiling: true runs it
+//     on loopback; otherwise it crosses the emulated link.
+//   - fairness: flows, a pair of transports ([pydevts, tcp-cubic]) or a
+//     list of pairs ([[pydevts, pydevts], [pydevts, tcp-cubic]]), each
+//     pair one row: both flows of a pair run a bulk transfer across the
+//     same emulated link at once, and each one's goodput after warmup,
+//     Jain's fairness index and the ratio first/second are reported. The
+//     link needs a rate from A to B, the bottleneck they share (queue
+//     sizes its buffer; by default one bandwidth-delay product). stagger
+//     (default 0) starts the second flow that much later; goodput is then
+//     counted only while both run, after the later one's warm-up, so
+//     stagger + warmup must be shorter than duration. The transports come
+//     from flows, so the scenario takes no transports, and no ceiling.
+//
+// Neither idle nor fairness takes a timeline.
 //
 // # Units
 //

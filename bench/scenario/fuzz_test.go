@@ -29,6 +29,16 @@ func FuzzParse(f *testing.F) {
 		"    matrix: {rate: [1mbit, 0.5gbit], queue: [1500, 1MiB]}",
 		"    timeline: [{at: 1s, set: *l}, {at: 2s, a_to_b: {loss: 1}}]",
 	)))
+	f.Add([]byte(lines(
+		"defaults: {workload: idle, transports: [pydevts, quic-go]}",
+		"scenarios:",
+		"  - {name: a, connections: 20, ceiling: true}",
+		"  - name: b",
+		"    workload: fairness",
+		"    link: {delay: 10ms, rate: 50mbit, queue: 125000}",
+		"    flows: [[pydevts, pydevts], [pydevts, tcp-cubic]]",
+		"    stagger: 1s",
+	)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ss, err := Parse(data, "fuzz.yaml")
 		if err != nil {

@@ -93,6 +93,7 @@ func (d *decoder) run(r *rawScenario, combo []int) (Scenario, error) {
 		Ceiling:     r.ceiling,
 		Matrix:      make(map[string]string),
 	}
+	r.wl.apply(&s, st)
 	if r.ceiling {
 		return s, nil // no link: decoding refused every link key
 	}
@@ -135,7 +136,7 @@ func (d *decoder) run(r *rawScenario, combo []int) (Scenario, error) {
 		}
 		s.Timeline = append(s.Timeline, Event{At: ev.at, AB: ab, BA: ba})
 	}
-	return s, nil
+	return s, d.checkBottleneck(r, s)
 }
 
 // place is where in the file an error is reported.
