@@ -18,6 +18,9 @@ type peerConfig struct {
 	Server    serverInfo    `json:"server,omitempty"` // for the client: where the server is
 	Duration  time.Duration `json:"duration"`         // of the bulk transfer, warm-up included
 	Warmup    time.Duration `json:"warmup"`
+	// Workload is the scenario's; "" and "bulk" are the bulk transfer.
+	Workload    string `json:"workload,omitempty"`
+	Connections int    `json:"connections,omitempty"` // for the idle workload
 }
 
 // How a run probes latency.

@@ -19,7 +19,8 @@ type Result struct {
 	Matrix     map[string]string `json:"matrix,omitempty"`
 	Transport  string            `json:"transport"`
 	Repetition int               `json:"repetition"`
-	Emulator   string            `json:"emulator"` // "tun", "memnet" or "loopback"
+	Workload   string            `json:"workload,omitempty"` // scenario.Workloads; "" is bulk
+	Emulator   string            `json:"emulator"`           // "tun", "memnet" or "loopback"
 	Start      time.Time         `json:"start"`
 
 	GoodputMbps float64 `json:"goodput_mbps"` // receiver side, warm-up excluded
@@ -43,6 +44,10 @@ type Result struct {
 	EmulatorCPU    float64 `json:"emulator_cpu_s,omitempty"`
 
 	Link LinkReport `json:"link"`
+
+	// The measurements of the other workloads.
+	Idle     *IdleResult     `json:"idle,omitempty"`
+	Fairness *FairnessResult `json:"fairness,omitempty"`
 
 	Valid    bool     `json:"valid"`              // passed every check
 	Problems []string `json:"problems,omitempty"` // why it is flagged
@@ -121,6 +126,9 @@ type Summary struct {
 	MBPerCPU                   Spread
 	Skipped                    string
 	Errors                     []string
+	Workload                   string // as in Result
+	Idle                       *IdleSummary
+	Fairness                   *FairnessSummary
 }
 
 // Spread is a median with its minimum and maximum; N is 0 when nothing
@@ -150,13 +158,14 @@ func Summarize(results []Result) []Summary {
 	var out []Summary
 	idx := map[string]int{}
 	vals := map[string]*[7][]float64{}
+	valid := map[string][]Result{}
 	for _, r := range results {
 		key := r.Scenario + "\x00" + r.Transport
 		i, ok := idx[key]
 		if !ok {
 			i = len(out)
 			idx[key] = i
-			out = append(out, Summary{Scenario: r.Scenario, Group: r.Group, Transport: r.Transport, Matrix: r.Matrix})
+			out = append(out, Summary{Scenario: r.Scenario, Group: r.Group, Transport: r.Transport, Matrix: r.Matrix, Workload: r.Workload})
 			vals[key] = &[7][]float64{}
 		}
 		s := &out[i]
@@ -172,6 +181,7 @@ func Summarize(results []Result) []Summary {
 			continue
 		}
 		s.Valid++
+		valid[key] = append(valid[key], r)
 		v := vals[key]
 		v[0] = append(v[0], r.GoodputMbps)
 		if r.LatencyIdle.N > 0 {
@@ -194,28 +204,39 @@ func Summarize(results []Result) []Summary {
 		s := &out[i]
 		s.Goodput, s.IdleP50, s.LoadedP50, s.LoadedP99, s.Lost, s.MBPerCPU, s.LoadedP90 =
 			spread(v[0]), spread(v[1]), spread(v[2]), spread(v[3]), spread(v[4]), spread(v[5]), spread(v[6])
+		summarizeWorkload(s, valid[key])
 	}
 	return out
 }
 
-// WriteTable writes the summaries as a Markdown table: medians with their
-// range over the valid repetitions.
+// WriteTable writes the summaries as Markdown tables, one per workload
+// (the bulk one first): medians with their range over the valid
+// repetitions.
 func WriteTable(w io.Writer, sums []Summary) {
-	fmt.Fprintln(w, "| scenario | transport | goodput Mbit/s | latency idle p50 ms | loaded p50 ms | loaded p99 ms | lost pkts | MB/CPU-s | valid runs |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
-	for _, s := range sums {
+	bulk := slices.DeleteFunc(slices.Clone(sums), func(s Summary) bool { return !isBulk(s.Workload) })
+	if len(bulk) > 0 || len(sums) == 0 {
+		fmt.Fprintln(w, "| scenario | transport | goodput Mbit/s | latency idle p50 ms | loaded p50 ms | loaded p99 ms | lost pkts | MB/CPU-s | valid runs |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	}
+	for _, s := range bulk {
 		if s.Skipped != "" {
 			fmt.Fprintf(w, "| %s | %s | n/a | | | | | | %s |\n", s.Scenario, s.Transport, s.Skipped)
 			continue
 		}
-		valid := fmt.Sprintf("%d/%d", s.Valid, s.Runs)
-		if len(s.Errors) > 0 {
-			valid += " (" + shorten(s.Errors[0], 60) + ")"
-		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Scenario, s.Transport,
 			fmtSpread(s.Goodput, 1), fmtSpread(s.IdleP50, 2), fmtSpread(s.LoadedP50, 1), fmtSpread(s.LoadedP99, 1),
-			fmtSpread(s.Lost, 0), fmtSpread(s.MBPerCPU, 0), valid)
+			fmtSpread(s.Lost, 0), fmtSpread(s.MBPerCPU, 0), s.validText())
 	}
+	writeWorkloadTables(w, sums)
+}
+
+// validText is the "valid runs" cell: valid of all, and the first error.
+func (s Summary) validText() string {
+	valid := fmt.Sprintf("%d/%d", s.Valid, s.Runs)
+	if len(s.Errors) > 0 {
+		valid += " (" + shorten(s.Errors[0], 60) + ")"
+	}
+	return valid
 }
 
 func fmtSpread(s Spread, prec int) string {
