@@ -84,17 +84,8 @@ func runFairness(ctx context.Context, r run, exe string, tunErr error, res *Resu
 		runs := make([]Result, len(flows))
 		starts := make([]time.Time, len(flows))
 		var wg sync.WaitGroup
-		for i, t := range flows {
-			fr := r
-			fr.transport = t
-			// Goodput counts only while both flows run: the first
-			// flow's warm-up takes in the stagger, and the second stops
-			// with the first.
-			if i == 0 {
-				fr.s.Warmup += r.s.Stagger
-			} else {
-				fr.s.Duration -= r.s.Stagger
-			}
+		for i := range flows {
+			fr := flowRun(r, flows, i)
 			sd := tunSides(link, exe)
 			sd.bulkStarted = func() { starts[i] = time.Now() }
 			runs[i] = Result{Lost: -1}
@@ -113,6 +104,21 @@ func runFairness(ctx context.Context, r run, exe string, tunErr error, res *Resu
 		wg.Wait()
 		fillFairness(res, flows, runs, starts)
 	})
+}
+
+// flowRun is the bulk run of flow i of a fairness run. Goodput counts
+// only while both flows run: the first flow's warm-up takes in the
+// stagger, and the second, which starts that much later, stops with the
+// first.
+func flowRun(r run, flows []string, i int) run {
+	fr := r
+	fr.transport = flows[i]
+	if i == 0 {
+		fr.s.Warmup += r.s.Stagger
+	} else {
+		fr.s.Duration -= r.s.Stagger
+	}
+	return fr
 }
 
 // fillFairness completes a fairness run's result from its flows' runs.

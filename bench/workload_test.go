@@ -56,6 +56,22 @@ func fairnessRun(row string, goodputs ...float64) Result {
 	return res
 }
 
+// TestFlowRun: with a stagger, both flows count goodput over the same
+// span, from the second's warm-up to the first's end.
+func TestFlowRun(t *testing.T) {
+	r := run{transport: "pydevts+tcp-cubic", s: scenario.Scenario{Duration: 25 * time.Second, Warmup: 5 * time.Second, Stagger: 3 * time.Second}}
+	flows := flowsOf(r.transport)
+	first, second := flowRun(r, flows, 0), flowRun(r, flows, 1)
+	if first.transport != "pydevts" || first.s.Duration != 25*time.Second || first.s.Warmup != 8*time.Second ||
+		second.transport != "tcp-cubic" || second.s.Duration != 22*time.Second || second.s.Warmup != 5*time.Second {
+		t.Fatalf("first %s %v/%v, second %s %v/%v", first.transport, first.s.Duration, first.s.Warmup,
+			second.transport, second.s.Duration, second.s.Warmup)
+	}
+	if r.s.Warmup != 5*time.Second || r.s.Duration != 25*time.Second {
+		t.Fatal("flowRun changed the run it was given")
+	}
+}
+
 func TestFillFairness(t *testing.T) {
 	r := fairnessRun("pydevts+tcp-cubic", 30, 10)
 	f := r.Fairness
@@ -247,6 +263,7 @@ scenarios:
     workload: fairness
     link: {delay: 5ms, rate: 20mbit}
     flows: [pydevts, tcp-cubic]
+    stagger: 200ms
 `)
 	results, err := Run(context.Background(), Options{Scenarios: ss})
 	if err != nil {
