@@ -11,6 +11,15 @@
 // transports run in this process over the in-memory link, and kernel TCP
 // is reported as not available. A ceiling scenario measures plain loopback.
 //
+// A scenario's workload says what a run does: one bulk transfer with
+// latency probes (the default); paced messages, each timed from send to
+// delivery (workload_messages*.go); many idle connections on one server
+// endpoint, whose process measures its CPU and memory per connection
+// while they idle (workload_idle*.go); or two bulk flows at once across
+// one bottleneck, to see how fairly they share it (workload_fairness.go).
+// Each workload has its own part of a Result and its own table, written
+// after the bulk one.
+//
 // Each run checks itself: the link must have done what the scenario asked
 // (measured loss, duplication and reordering within tolerance, no drops
 // the scenario did not ask for); a run that strays is flagged and left out

@@ -22,14 +22,15 @@ type peerConfig struct {
 	Warmup    time.Duration `json:"warmup"`
 	// The workload (scenario.KnownWorkloads; "" is bulk) and its shape.
 	Workload    string  `json:"workload,omitempty"`
-	MessageSize int     `json:"message_size,omitempty"`
+	MessageSize int     `json:"message_size,omitempty"` // for the messages workload
 	MessageRate float64 `json:"message_rate,omitempty"`
+	Connections int     `json:"connections,omitempty"` // for the idle workload
 }
 
 // peerConfigFor is the part of a run both sides share.
 func peerConfigFor(r run) peerConfig {
 	return peerConfig{Transport: r.transport, Duration: r.s.Duration, Warmup: r.s.Warmup,
-		Workload: r.s.Workload, MessageSize: r.s.MessageSize, MessageRate: r.s.MessageRate}
+		Workload: r.s.Workload, MessageSize: r.s.MessageSize, MessageRate: r.s.MessageRate, Connections: r.s.Connections}
 }
 
 // How a run probes latency.

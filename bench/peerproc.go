@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pydevts/pydevts/bench/scenario"
 )
 
 // peerMsg is one line a peer process writes on stdout.
@@ -22,6 +24,7 @@ type peerMsg struct {
 	Bulk   bool          `json:"bulk,omitempty"`
 	Server *serverReport `json:"server,omitempty"`
 	Client *clientReport `json:"client,omitempty"`
+	Idle   *idleReport   `json:"idle,omitempty"` // either side's, for the idle workload
 }
 
 // Peer is the body of `pydevts bench-peer`, the process that runs one side
@@ -47,6 +50,9 @@ func Peer(in io.Reader, out io.Writer) error {
 	enc := json.NewEncoder(out)
 	ctx := context.Background()
 	e := &env{bind: cfg.Bind}
+	if cfg.Workload == scenario.WorkloadIdle {
+		return idlePeer(ctx, cfg, e, enc)
+	}
 	switch cfg.Role {
 	case "server":
 		rep := runServer(ctx, cfg, e, func(info serverInfo) { enc.Encode(peerMsg{Ready: &info}) })

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pydevts/pydevts/bench/scenario"
 )
 
 // Result is one run: one transport, one scenario, one repetition. It is
@@ -19,9 +21,9 @@ type Result struct {
 	Matrix     map[string]string `json:"matrix,omitempty"`
 	Transport  string            `json:"transport"`
 	Repetition int               `json:"repetition"`
-	Emulator   string            `json:"emulator"` // "tun", "memnet" or "loopback"
-	Start      time.Time         `json:"start"`
 	Workload   string            `json:"workload,omitempty"` // scenario.KnownWorkloads; "" (older results) is bulk
+	Emulator   string            `json:"emulator"`           // "tun", "memnet" or "loopback"
+	Start      time.Time         `json:"start"`
 
 	GoodputMbps float64 `json:"goodput_mbps"` // receiver side, warm-up excluded
 	WindowBytes int64   `json:"window_bytes"`
@@ -45,7 +47,10 @@ type Result struct {
 
 	Link LinkReport `json:"link"`
 
-	Messages *MessageResult `json:"messages,omitempty"` // the messages workload's
+	// The measurements of the other workloads.
+	Messages *MessageResult  `json:"messages,omitempty"`
+	Idle     *IdleResult     `json:"idle,omitempty"`
+	Fairness *FairnessResult `json:"fairness,omitempty"`
 
 	Valid    bool     `json:"valid"`              // passed every check
 	Problems []string `json:"problems,omitempty"` // why it is flagged
@@ -125,7 +130,9 @@ type Summary struct {
 	MBPerCPU                   Spread
 	Skipped                    string
 	Errors                     []string
-	Messages                   *MessageSummary // the messages workload's, else nil
+	Messages                   *MessageSummary // the other workloads', else nil
+	Idle                       *IdleSummary
+	Fairness                   *FairnessSummary
 }
 
 // Spread is a median with its minimum and maximum; N is 0 when nothing
@@ -155,6 +162,7 @@ func Summarize(results []Result) []Summary {
 	var out []Summary
 	idx := map[string]int{}
 	vals := map[string]*[7][]float64{}
+	valid := map[string][]Result{}
 	for _, r := range results {
 		key := r.Scenario + "\x00" + r.Transport
 		i, ok := idx[key]
@@ -180,6 +188,7 @@ func Summarize(results []Result) []Summary {
 			continue
 		}
 		s.Valid++
+		valid[key] = append(valid[key], r)
 		v := vals[key]
 		if r.Messages != nil {
 			s.Messages.add(*r.Messages)
@@ -209,43 +218,44 @@ func Summarize(results []Result) []Summary {
 		if s.Messages != nil {
 			s.Messages.done()
 		}
+		summarizeWorkload(s, valid[key])
 	}
 	return out
 }
 
 // WriteTable writes the summaries as Markdown tables, medians with their
-// range over the valid repetitions: one for the bulk scenarios (goodput,
-// latency under load), then one for the messages scenarios (delivery
-// latency).
+// range over the valid repetitions: one for the bulk workload (goodput,
+// latency idle and under load), then one for each other workload that
+// has rows (workloadTables: messages, idle, fairness), a blank line
+// between two. Without any summary it writes the bulk table's header.
 func WriteTable(w io.Writer, sums []Summary) {
-	bulk, messages := splitWorkloads(sums)
-	if len(bulk) > 0 || len(messages) == 0 {
-		writeBulkTable(w, bulk)
-	}
-	if len(messages) > 0 {
-		if len(bulk) > 0 {
-			fmt.Fprintln(w)
-		}
-		writeMessagesTable(w, messages)
-	}
-}
-
-func writeBulkTable(w io.Writer, sums []Summary) {
-	fmt.Fprintln(w, "| scenario | transport | goodput Mbit/s | latency idle p50 ms | loaded p50 ms | loaded p99 ms | lost pkts | MB/CPU-s | valid runs |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
-	for _, s := range sums {
-		if s.Skipped != "" {
-			fmt.Fprintf(w, "| %s | %s | n/a | | | | | | %s |\n", s.Scenario, s.Transport, s.Skipped)
+	first := true
+	for _, t := range workloadTables {
+		rows := workloadRows(sums, t.workload)
+		if len(rows) == 0 && (t.workload != scenario.WorkloadBulk || len(sums) > 0) {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.Scenario, s.Transport,
-			fmtSpread(s.Goodput, 1), fmtSpread(s.IdleP50, 2), fmtSpread(s.LoadedP50, 1), fmtSpread(s.LoadedP99, 1),
-			fmtSpread(s.Lost, 0), fmtSpread(s.MBPerCPU, 0), validRuns(s))
+		if !first {
+			fmt.Fprintln(w)
+		}
+		first = false
+		t.write(w, rows)
 	}
 }
 
-// validRuns is a row's last cell: valid runs of all, and the first error.
-func validRuns(s Summary) string {
+// writeBulkTable writes the bulk rows: goodput, latency idle and under
+// load.
+func writeBulkTable(w io.Writer, sums []Summary) {
+	header := []string{"scenario", "transport", "goodput Mbit/s", "latency idle p50 ms", "loaded p50 ms", "loaded p99 ms", "lost pkts", "MB/CPU-s", "valid runs"}
+	writeRows(w, header, sums, func(s Summary) []string {
+		return []string{s.Scenario, s.Transport,
+			fmtSpread(s.Goodput, 1), fmtSpread(s.IdleP50, 2), fmtSpread(s.LoadedP50, 1), fmtSpread(s.LoadedP99, 1),
+			fmtSpread(s.Lost, 0), fmtSpread(s.MBPerCPU, 0), s.validText()}
+	})
+}
+
+// validText is the "valid runs" cell: valid of all, and the first error.
+func (s Summary) validText() string {
 	valid := fmt.Sprintf("%d/%d", s.Valid, s.Runs)
 	if len(s.Errors) > 0 {
 		valid += " (" + shorten(s.Errors[0], 60) + ")"

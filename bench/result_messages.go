@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/pydevts/pydevts/bench/scenario"
 )
@@ -105,16 +104,11 @@ func (s *MessageSummary) done() {
 // isMessages reports whether a summary is of the messages workload.
 func isMessages(s Summary) bool { return s.Workload == scenario.WorkloadMessages }
 
-// writeMessagesTable writes the summaries of messages scenarios as a
-// Markdown table: delivery latency against the link's round trip.
+// writeMessagesTable writes the messages rows as a Markdown table:
+// delivery latency against the link's round trip.
 func writeMessagesTable(w io.Writer, sums []Summary) {
-	fmt.Fprintln(w, "| scenario | transport | delivered/sent | delivery p50 ms | p90 ms | p99 ms | max ms | base RTT ms | p99 / RTT | lost pkts | valid runs |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, s := range sums {
-		if s.Skipped != "" {
-			fmt.Fprintf(w, "| %s | %s | n/a | | | | | | | | %s |\n", s.Scenario, s.Transport, s.Skipped)
-			continue
-		}
+	header := []string{"scenario", "transport", "delivered/sent", "delivery p50 ms", "p90 ms", "p99 ms", "max ms", "base RTT ms", "p99 / RTT", "lost pkts", "valid runs"}
+	writeRows(w, header, sums, func(s Summary) []string {
 		m := s.Messages
 		if m == nil {
 			m = &MessageSummary{}
@@ -123,16 +117,8 @@ func writeMessagesTable(w io.Writer, sums []Summary) {
 		if s.Valid > 0 {
 			delivered = fmt.Sprintf("%d/%d", m.Delivered, m.Sent)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s | %s |\n", s.Scenario, s.Transport, delivered,
-			fmtSpread(m.P50, 1), fmtSpread(m.P90, 1), fmtSpread(m.P99, 1), fmtSpread(m.Max, 1), m.BaseRTT,
-			fmtSpread(m.P99RTTs, 2), fmtSpread(s.Lost, 0), validRuns(s))
-	}
-}
-
-// splitWorkloads separates bulk summaries from messages summaries, each
-// in its order.
-func splitWorkloads(sums []Summary) (bulk, messages []Summary) {
-	bulk = slices.DeleteFunc(slices.Clone(sums), isMessages)
-	messages = slices.DeleteFunc(slices.Clone(sums), func(s Summary) bool { return !isMessages(s) })
-	return bulk, messages
+		return []string{s.Scenario, s.Transport, delivered,
+			fmtSpread(m.P50, 1), fmtSpread(m.P90, 1), fmtSpread(m.P99, 1), fmtSpread(m.Max, 1), fmt.Sprintf("%.0f", m.BaseRTT),
+			fmtSpread(m.P99RTTs, 2), fmtSpread(s.Lost, 0), s.validText()}
+	})
 }

@@ -37,7 +37,7 @@ type Progress interface {
 type run struct {
 	s         scenario.Scenario
 	rep       int
-	transport string
+	transport string // or, for the fairness workload, the row's flows ("pydevts+tcp-cubic")
 }
 
 // plan lists the runs: each scenario's transports one after another,
@@ -46,10 +46,11 @@ type run struct {
 func plan(ss []scenario.Scenario) []run {
 	var out []run
 	for _, s := range ss {
+		rows := rowsOf(s)
 		for rep := range s.Repetitions {
-			n := len(s.Transports)
+			n := len(rows)
 			for i := range n {
-				out = append(out, run{s: s, rep: rep, transport: s.Transports[(i+rep)%n]})
+				out = append(out, run{s: s, rep: rep, transport: rows[(i+rep)%n]})
 			}
 		}
 	}
@@ -104,15 +105,18 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 
 func runOne(ctx context.Context, r run, exe string, tunErr error) Result {
 	res := Result{
-		Scenario: r.s.Name, Group: r.s.Group, Matrix: r.s.Matrix, Transport: r.transport,
-		Repetition: r.rep, Start: time.Now(), Lost: -1, FECRecoveries: -1,
-		Workload: r.s.Workload, Messages: newMessageResult(r.s),
+		Scenario: r.s.Name, Group: r.s.Group, Matrix: r.s.Matrix, Transport: r.transport, Workload: r.s.Workload,
+		Repetition: r.rep, Start: time.Now(), Lost: -1, FECRecoveries: -1, Messages: newMessageResult(r.s),
 	}
 	if err := checkMessages(peerConfigFor(r)); err != nil {
 		res.Err = err.Error()
 		return res
 	}
 	switch {
+	case r.s.Workload == scenario.WorkloadIdle:
+		runIdle(ctx, r, exe, tunErr, &res)
+	case r.s.Workload == scenario.WorkloadFairness:
+		runFairness(ctx, r, exe, tunErr, &res)
 	case r.s.Ceiling:
 		res.Emulator = "loopback"
 		runLoopback(ctx, r, exe, &res)

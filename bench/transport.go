@@ -29,6 +29,15 @@ type env struct {
 	cc   string         // the TCP congestion controller, for tcp-* transports
 }
 
+// packetConn returns env's in-memory packet conn, or a UDP socket bound
+// to env's address.
+func packetConn(env *env) (net.PacketConn, error) {
+	if env.pc != nil {
+		return env.pc, nil
+	}
+	return net.ListenPacket("udp", env.bind)
+}
+
 // serverInfo tells a client how to reach a server.
 type serverInfo struct {
 	Addr string `json:"addr"`

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"time"
 
@@ -28,23 +27,32 @@ type pydevtsServer struct {
 }
 
 func (pydevtsTransport) listen(env *env) (server, error) {
-	pc := env.pc
-	if pc == nil {
-		var err error
-		if pc, err = net.ListenPacket("udp", env.bind); err != nil {
-			return nil, err
-		}
-	}
-	ep, err := rudp.NewEndpoint(pc, nil)
+	ep, err := pydevtsEndpoint(env, nil)
 	if err != nil {
-		pc.Close()
 		return nil, err
 	}
 	return &pydevtsServer{ep: ep, accepted: make(chan struct{})}, nil
 }
 
-func (s *pydevtsServer) info() serverInfo {
-	return serverInfo{Addr: s.ep.Addr().String(), Key: s.ep.Identity().Card().String()}
+// pydevtsEndpoint makes an endpoint on env's packet conn or a new socket.
+func pydevtsEndpoint(env *env, cfg *rudp.Config) (*rudp.Endpoint, error) {
+	pc, err := packetConn(env)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := rudp.NewEndpoint(pc, cfg)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return ep, nil
+}
+
+func (s *pydevtsServer) info() serverInfo { return pydevtsInfo(s.ep) }
+
+// pydevtsInfo tells a client how to reach ep: its address and identity.
+func pydevtsInfo(ep *rudp.Endpoint) serverInfo {
+	return serverInfo{Addr: ep.Addr().String(), Key: ep.Identity().Card().String()}
 }
 
 func (s *pydevtsServer) accept(ctx context.Context) (*rudp.Conn, error) {
@@ -94,15 +102,8 @@ func (pydevtsTransport) dial(ctx context.Context, env *env, info serverInfo) (cl
 	if err != nil {
 		return nil, fmt.Errorf("bench: server key: %w", err)
 	}
-	pc := env.pc
-	if pc == nil {
-		if pc, err = net.ListenPacket("udp", env.bind); err != nil {
-			return nil, err
-		}
-	}
-	ep, err := rudp.NewEndpoint(pc, clientConfig)
+	ep, err := pydevtsEndpoint(env, clientConfig)
 	if err != nil {
-		pc.Close()
 		return nil, err
 	}
 	c, err := ep.Dial(ctx, info.Addr, card)
@@ -121,11 +122,14 @@ func (c *pydevtsClient) bulk(ctx context.Context) (io.WriteCloser, error) {
 	return closeWriter{s}, nil
 }
 
-func (c *pydevtsClient) ping(ctx context.Context) error {
-	if err := c.c.SendMessage(ctx, make([]byte, probeSize)); err != nil {
+func (c *pydevtsClient) ping(ctx context.Context) error { return pydevtsPing(ctx, c.c) }
+
+// pydevtsPing sends a probe message on c and waits for the reply.
+func pydevtsPing(ctx context.Context, c *rudp.Conn) error {
+	if err := c.SendMessage(ctx, make([]byte, probeSize)); err != nil {
 		return err
 	}
-	_, err := c.c.ReceiveMessage(ctx)
+	_, err := c.ReceiveMessage(ctx)
 	return err
 }
 

@@ -36,26 +36,47 @@ type quicServer struct {
 }
 
 func (quicTransport) listen(env *env) (server, error) {
-	pc := env.pc
-	if pc == nil {
-		var err error
-		if pc, err = net.ListenPacket("udp", env.bind); err != nil {
-			return nil, err
-		}
-	}
-	cert, err := selfSigned()
+	tr, ln, err := quicListen(env, &quic.Config{})
 	if err != nil {
-		return nil, err
-	}
-	quietInMemory(env)
-	tr := &quic.Transport{Conn: pc}
-	ln, err := tr.Listen(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{alpn}}, &quic.Config{})
-	if err != nil {
-		tr.Close()
 		return nil, err
 	}
 	return &quicServer{tr: tr, ln: ln, bulkCh: make(chan *quic.Stream, 1), probeCh: make(chan *quic.Stream, 1), msgCh: make(chan *quic.Stream, 1)}, nil
 }
+
+// quicListen makes a quic-go transport on env's packet conn or a new
+// socket, listening with conf and a throwaway certificate.
+func quicListen(env *env, conf *quic.Config) (*quic.Transport, *quic.Listener, error) {
+	cert, err := selfSigned()
+	if err != nil {
+		return nil, nil, err
+	}
+	tr, err := quicEndpoint(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := tr.Listen(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{alpn}}, conf)
+	if err != nil {
+		tr.Close()
+		return nil, nil, err
+	}
+	return tr, ln, nil
+}
+
+// quicEndpoint makes a quic-go transport on env's packet conn or a new
+// socket.
+func quicEndpoint(env *env) (*quic.Transport, error) {
+	pc, err := packetConn(env)
+	if err != nil {
+		return nil, err
+	}
+	quietInMemory(env)
+	return &quic.Transport{Conn: pc}, nil
+}
+
+// quicClientTLS is the client's TLS configuration. The bench measures
+// transport, not authentication: the server's certificate is self-signed
+// and not checked.
+var quicClientTLS = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpn}}
 
 func (s *quicServer) info() serverInfo { return serverInfo{Addr: s.tr.Conn.LocalAddr().String()} }
 
@@ -116,22 +137,15 @@ type quicClient struct {
 }
 
 func (quicTransport) dial(ctx context.Context, env *env, info serverInfo) (client, error) {
-	pc := env.pc
-	if pc == nil {
-		var err error
-		if pc, err = net.ListenPacket("udp", env.bind); err != nil {
-			return nil, err
-		}
-	}
 	addr, err := net.ResolveUDPAddr("udp", info.Addr)
 	if err != nil {
 		return nil, err
 	}
-	quietInMemory(env)
-	tr := &quic.Transport{Conn: pc}
-	// The bench measures transport, not authentication: the server's
-	// certificate is self-signed and not checked.
-	c, err := tr.Dial(ctx, addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpn}}, &quic.Config{})
+	tr, err := quicEndpoint(env)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tr.Dial(ctx, addr, quicClientTLS, &quic.Config{})
 	if err != nil {
 		tr.Close()
 		return nil, err

@@ -37,19 +37,14 @@ func checkScenarios(ss []Scenario) error {
 			return fmt.Errorf("%s: no transports", s.Name)
 		case s.Ceiling && (s.AB != (linkemu.Spec{}) || s.BA != (linkemu.Spec{}) || len(s.Timeline) > 0):
 			return fmt.Errorf("%s: ceiling with a link", s.Name)
-		case !slices.Contains(KnownWorkloads, s.Workload) || s.Ceiling && s.Workload != WorkloadBulk:
-			return fmt.Errorf("%s: workload %q (ceiling %v)", s.Name, s.Workload, s.Ceiling)
-		case s.Workload == WorkloadMessages && (s.MessageSize < MinMessageSize || s.MessageSize > MaxMessageSize ||
-			!(s.MessageRate > 0 && s.MessageRate <= MaxMessageRate) || s.MessageRate*(s.Duration-s.Warmup).Seconds() < 1 ||
-			s.MessageRate*s.Duration.Seconds() > MaxMessages):
-			return fmt.Errorf("%s: %d-byte messages at %v/s for %v (warmup %v)", s.Name, s.MessageSize, s.MessageRate, s.Duration, s.Warmup)
-		case s.Workload != WorkloadMessages && (s.MessageSize != 0 || s.MessageRate != 0):
-			return fmt.Errorf("%s: workload %s with message size %d, rate %v", s.Name, s.Workload, s.MessageSize, s.MessageRate)
 		}
 		for i, tr := range s.Transports {
 			if !slices.Contains(KnownTransports, tr) || slices.Index(s.Transports, tr) != i {
 				return fmt.Errorf("%s: transports %v", s.Name, s.Transports)
 			}
+		}
+		if err := checkWorkloadFields(s); err != nil {
+			return fmt.Errorf("%s: %v", s.Name, err)
 		}
 		if err := s.AB.Validate(); err != nil {
 			return fmt.Errorf("%s: AB: %v", s.Name, err)

@@ -16,7 +16,7 @@
 //	  mtu: 1500              # 576 to 65535
 //	  seed: 1
 //	  slack: 250us
-//	  workload: bulk         # or messages; see Workloads below
+//	  workload: bulk         # bulk, messages, idle or fairness: see Workloads below
 //	  message_size: 1KiB     # messages only: 16 bytes to 1MiB
 //	  message_rate: 200      # messages only: per second, or 200/s; up to 10000
 //	scenarios:
@@ -37,6 +37,15 @@
 //	    workload: messages
 //	    message_size: 1KiB
 //	    message_rate: 200
+//	  - name: idle-1000
+//	    ceiling: true        # idle may run on loopback
+//	    workload: idle
+//	    connections: 1000
+//	  - name: fairness-50mbit
+//	    link: {delay: 10ms, rate: 50mbit}
+//	    workload: fairness
+//	    flows: [[pydevts, pydevts], [pydevts, tcp-cubic]]
+//	    stagger: 1s
 //
 // The link fields take netem's names and meanings, so tc-netem(8)
 // documents them: delay (one way), jitter, keep_order, loss, gemodel {p,
@@ -65,17 +74,45 @@
 //
 // # Workloads
 //
-// workload says what the client sends for the duration. bulk, the
-// default, is one bulk transfer with small request/response probes beside
-// it: goodput, and latency idle and under load. messages sends a message
-// of message_size bytes every 1/message_rate seconds, paced by the clock
-// and never waiting for earlier messages, and the receiver times each one
-// from send to delivery: delivery latency percentiles and how many of the
-// messages sent after the warm-up arrived. message_size and message_rate
-// may be set in defaults for the scenarios that run messages; a scenario
-// that sets them must run messages itself. A messages run holds at least
-// one message after its warm-up and at most 1,000,000 in all; a ceiling
-// run is bulk.
+// workload says what each run does; a scenario's own workload overrides
+// the defaults'. A key that belongs to one workload is refused in a
+// scenario that runs another: message_size and message_rate may also be
+// set in defaults, for the scenarios that run messages; connections, flows
+// and stagger go in the scenario alone.
+//
+//   - bulk (the default): one bulk transfer per run for duration, goodput
+//     counted after warmup, with request/response probes beside it:
+//     goodput, and latency idle and under load.
+//   - messages: a message of message_size bytes every 1/message_rate
+//     seconds, paced by the clock and never waiting for earlier messages;
+//     the receiver times each one from send to delivery: delivery latency
+//     percentiles and how many of the messages sent after the warm-up
+//     arrived. A messages run holds at least one message after its warm-up
+//     and at most 1,000,000 in all, and is no ceiling run.
+//   - idle: connections (default 1000, at most 10000) connections from one
+//     client endpoint to one server endpoint, each proven by one exchange;
+//     then nothing for duration. The first warmup of it lets the
+//     connections settle; over the rest, the server process's CPU (as a
+//     share of one core) and its memory per connection are measured, and
+//     at the end every connection must answer once more. Runs pydevts and
+//     quic-go only (kernel TCP keeps its connections in the kernel, out of
+//     the process's sight): inherited transports are narrowed to those,
+//     and a scenario that names another is refused. ceiling: true runs it
+//     on loopback; otherwise it crosses the emulated link.
+//   - fairness: flows, a pair of transports ([pydevts, tcp-cubic]) or a
+//     list of pairs ([[pydevts, pydevts], [pydevts, tcp-cubic]]), each
+//     pair one row: both flows of a pair run a bulk transfer across the
+//     same emulated link at once, and each one's goodput after warmup,
+//     Jain's fairness index and the ratio first/second are reported. The
+//     link needs a rate from A to B, the bottleneck they share (queue
+//     sizes its buffer; by default one bandwidth-delay product). stagger
+//     (default 0) starts the second flow that much later; goodput is then
+//     counted only while both run, after the later one's warm-up, so
+//     stagger + warmup must be shorter than duration. The transports come
+//     from flows, so the scenario takes no transports, and no ceiling.
+//
+// A ceiling run is bulk or idle. A timeline may change the link under
+// bulk and messages runs; neither idle nor fairness takes one.
 //
 // # Units
 //

@@ -35,6 +35,16 @@ func FuzzParse(f *testing.F) {
 		"  - {name: m, link: {delay: 20ms, loss: 5%}, message_rate: 200/s, duration: 12s}",
 		"  - {name: b, workload: bulk, ceiling: true}",
 	)))
+	f.Add([]byte(lines(
+		"defaults: {workload: idle, transports: [pydevts, quic-go]}",
+		"scenarios:",
+		"  - {name: a, connections: 20, ceiling: true}",
+		"  - name: b",
+		"    workload: fairness",
+		"    link: {delay: 10ms, rate: 50mbit, queue: 125000}",
+		"    flows: [[pydevts, pydevts], [pydevts, tcp-cubic]]",
+		"    stagger: 1s",
+	)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ss, err := Parse(data, "fuzz.yaml")
 		if err != nil {

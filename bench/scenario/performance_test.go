@@ -22,17 +22,29 @@ func TestPerformanceScenarios(t *testing.T) {
 	for _, s := range scs {
 		names = append(names, s.Name)
 	}
-	want := []string{"random-loss/loss=0%", "random-loss/loss=1%", "random-loss/loss=5%", "random-loss/loss=10%", "random-loss/loss=30%", "bursty-ge-3pct-burst4", "messages-5pct-40ms", "ceiling"}
+	want := []string{"random-loss/loss=0%", "random-loss/loss=1%", "random-loss/loss=5%", "random-loss/loss=10%", "random-loss/loss=30%",
+		"bursty-ge-3pct-burst4", "messages-5pct-40ms", "ceiling", "idle-1000", "fairness-50mbit"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("scenarios %q, want %q", names, want)
 	}
+	byName := func(name string) Scenario { return scs[slices.Index(names, name)] }
 	// Issue 5's messages row: 1 KiB at 200/s, 5 % loss, 40 ms RTT, every
 	// transport, and at least 2000 messages after the warm-up of each
 	// repetition for the p99.
-	m := scs[6]
+	m := byName("messages-5pct-40ms")
 	if m.Workload != WorkloadMessages || m.MessageSize != 1024 || m.MessageRate != 200 || m.AB.Loss != 0.05 || m.BA.Loss != 0.05 ||
 		m.AB.Delay+m.BA.Delay != 40*time.Millisecond || !slices.Equal(m.Transports, []string{"pydevts", "tcp-bbr", "tcp-cubic", "quic-go"}) ||
 		m.MessageRate*(m.Duration-m.Warmup).Seconds() < 2000 {
 		t.Errorf("%s: %+v", m.Name, m)
+	}
+	// The idle and fairness rows measure what issue 5 asks for.
+	idle, fair := byName("idle-1000"), byName("fairness-50mbit")
+	if idle.Workload != WorkloadIdle || idle.Connections != 1000 || !slices.Equal(idle.Transports, []string{"pydevts", "quic-go"}) ||
+		idle.Duration-idle.Warmup < 2*15*time.Second {
+		t.Errorf("idle-1000: %+v", idle)
+	}
+	if fair.Workload != WorkloadFairness || fair.AB.Rate != 50e6 || len(fair.Flows) != 2 ||
+		!slices.Equal(fair.Flows[0], []string{"pydevts", "pydevts"}) || !slices.Equal(fair.Flows[1], []string{"pydevts", "tcp-cubic"}) {
+		t.Errorf("fairness-50mbit: %+v", fair)
 	}
 }

@@ -41,14 +41,25 @@ type Scenario struct {
 	// timer wake-ups (linkemu's Config.Slack).
 	Slack time.Duration
 	// Ceiling marks an unimpaired run on real loopback without the
-	// emulator: it measures maximum throughput and CPU per side.
+	// emulator: for the bulk workload, maximum throughput and CPU per side.
 	Ceiling bool
-	// Workload is what the client sends: one of KnownWorkloads.
+	// Workload is what a run does: one of KnownWorkloads (see
+	// workload.go).
 	Workload string
 	// MessageSize (bytes) and MessageRate (messages per second) shape
 	// the messages workload; both are zero for other workloads.
 	MessageSize int
 	MessageRate float64
+	// Connections is how many connections an idle run holds open; 0 for
+	// other workloads.
+	Connections int
+	// Flows are the pairs of transports a fairness run puts on the link
+	// at once, one row of results each; Transports then lists the
+	// transports they name. Nil for other workloads.
+	Flows [][]string
+	// Stagger is how long after a fairness run's first flow its second
+	// starts.
+	Stagger time.Duration
 	// Matrix holds the matrix values this run was expanded from, as
 	// written (e.g. {"loss": "5%"}); it is empty, not nil, otherwise.
 	Matrix map[string]string

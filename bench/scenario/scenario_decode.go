@@ -21,7 +21,8 @@ type rawScenario struct {
 	ab, ba   *patch
 	matrix   []matrixKey
 	timeline []rawEvent
-	settings settings // merged with the defaults
+	settings settings              // merged with the defaults
+	keys     map[string]*yaml.Node // each key given, for errors about it
 }
 
 // matrixKey is one key of a matrix and its values, in file order.
@@ -55,7 +56,7 @@ type rawEvent struct {
 }
 
 // scenarioKeys are the keys of a scenario.
-var scenarioKeys = append([]string{"name", "ceiling", "link", "a_to_b", "b_to_a", "matrix", "timeline"}, settingKeys...)
+var scenarioKeys = slices.Concat([]string{"name", "ceiling", "link", "a_to_b", "b_to_a", "matrix", "timeline"}, settingKeys, scenarioWorkKeys)
 
 // linkKeys are the scenario keys that describe the emulated link, which a
 // ceiling scenario does not have.
@@ -111,11 +112,12 @@ func (d *decoder) decodeFile(root *yaml.Node) ([]*rawScenario, error) {
 
 // scenario decodes one entry of scenarios.
 func (d *decoder) scenario(n *yaml.Node, path string, defaults settings) (*rawScenario, error) {
-	r := &rawScenario{node: n, path: path}
+	r := &rawScenario{node: n, path: path, keys: make(map[string]*yaml.Node)}
 	var own settings
 	var nameNode, linkKey *yaml.Node
 	err := d.mapping(n, path, scenarioKeys, func(key string, k, v *yaml.Node) (err error) {
 		p := join(path, key)
+		r.keys[key] = k
 		if linkKey == nil && slices.Contains(linkKeys, key) {
 			linkKey = k
 		}
@@ -156,7 +158,7 @@ func (d *decoder) scenario(n *yaml.Node, path string, defaults settings) (*rawSc
 	if err := d.checkWarmup(r.settings, nameNode, join(path, "name")); err != nil {
 		return nil, err
 	}
-	return r, d.checkWork(r.settings, r.ceiling, nameNode, join(path, "name"))
+	return r, d.checkWorkload(r)
 }
 
 // matrix decodes a matrix: link fields, each with a list of values.

@@ -136,7 +136,7 @@ func (d *decoder) run(r *rawScenario, combo []int) (Scenario, error) {
 		}
 		s.Timeline = append(s.Timeline, Event{At: ev.at, AB: ab, BA: ba})
 	}
-	return s, nil
+	return s, d.checkBottleneck(r, s)
 }
 
 // place is where in the file an error is reported.

@@ -141,12 +141,9 @@ func (d *decoder) transports(n *yaml.Node, path string) ([]string, error) {
 	var ts []string
 	err := d.sequence(n, path, "transports", func(i int, item *yaml.Node) error {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		t, err := d.scalar(item, p, "a transport name")
+		t, err := d.transport(item, p)
 		if err != nil {
 			return err
-		}
-		if !slices.Contains(KnownTransports, t) {
-			return d.errf(item, p, "unknown transport %q%s (want one of %s)", t, suggest(t, KnownTransports), strings.Join(KnownTransports, ", "))
 		}
 		if slices.Contains(ts, t) {
 			return d.errf(item, p, "%q is listed twice", t)
@@ -158,6 +155,15 @@ func (d *decoder) transports(n *yaml.Node, path string) ([]string, error) {
 		err = d.errf(n, path, "empty: want at least one of %s", strings.Join(KnownTransports, ", "))
 	}
 	return ts, err
+}
+
+// transport decodes one name of KnownTransports.
+func (d *decoder) transport(n *yaml.Node, path string) (string, error) {
+	t, err := d.scalar(n, path, "a transport name")
+	if err == nil && !slices.Contains(KnownTransports, t) {
+		err = d.errf(n, path, "unknown transport %q%s (want one of %s)", t, suggest(t, KnownTransports), strings.Join(KnownTransports, ", "))
+	}
+	return t, err
 }
 
 // merge returns base with every setting that over sets replaced.

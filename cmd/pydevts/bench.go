@@ -157,6 +157,9 @@ func adjust(ss []scenario.Scenario, only string, reps int, dur time.Duration) ([
 			if dur <= s.Warmup {
 				return nil, fmt.Errorf("%w: --duration %v is not longer than %s's warm-up %v", errUsage, dur, s.Name, s.Warmup)
 			}
+			if dur <= s.Warmup+s.Stagger {
+				return nil, fmt.Errorf("%w: --duration %v is not longer than %s's warm-up %v and stagger %v", errUsage, dur, s.Name, s.Warmup, s.Stagger)
+			}
 			if n := len(s.Timeline); n > 0 && s.Timeline[n-1].At >= dur {
 				return nil, fmt.Errorf("%w: --duration %v would cut %s's timeline (its last change is at %v)", errUsage, dur, s.Name, s.Timeline[n-1].At)
 			}

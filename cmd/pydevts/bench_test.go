@@ -25,6 +25,8 @@ func TestBenchPrintScenarios(t *testing.T) {
 func TestBenchErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("scenarios:\n  - name: x\n    link: {delay: 10ms, loss: 5 %}\n"), 0o644)
+	staggered := filepath.Join(t.TempDir(), "staggered.yaml")
+	os.WriteFile(staggered, []byte("scenarios:\n  - {name: f, workload: fairness, flows: [pydevts, pydevts], link: {rate: 1mbit}, stagger: 2s}\n"), 0o644)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -34,6 +36,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"bench", "--duration", "500ms"}, 2, "not longer than"},
 		{[]string{"bench", "--full", "--duration", "3s"}, 2, "would cut outage's timeline"},
 		{[]string{"bench", "--scenarios", bad}, 1, "bad.yaml:3"},
+		{[]string{"bench", "--scenarios", staggered, "--duration", "3s"}, 2, "not longer than f's warm-up 1s and stagger 2s"},
 		{[]string{"bench", "--scenarios", "/nonexistent.yaml"}, 1, "no such file"},
 		{[]string{"bench", "extra"}, 2, "no arguments"},
 	} {
