@@ -68,6 +68,9 @@ type serverReport struct {
 	Finished bool    `json:"finished"`
 
 	Messages *messageServerReport `json:"messages,omitempty"` // the messages workload's
+	// Recovered counts the packets the receiving side rebuilt from FEC
+	// parity; -1 for transports without FEC.
+	Recovered int64 `json:"recovered"`
 }
 
 // clientReport is what the client side measured.
@@ -85,17 +88,17 @@ type clientReport struct {
 
 // runServer serves one run: it reports readiness with its info, then
 // receives the bulk transfer and answers probes until the client leaves.
-func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) serverReport {
+func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) (rep serverReport) {
 	if cfg.Workload == scenario.WorkloadMessages {
 		return runMessagesServer(ctx, cfg, env, ready)
 	}
-	var rep serverReport
 	srv, err := startServer(cfg, env, ready)
 	if err != nil {
 		rep.Err = err.Error()
 		return rep
 	}
 	defer srv.close()
+	defer func() { rep.Recovered = srv.recovered() }()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
 	go srv.echo(ctx)

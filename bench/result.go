@@ -33,7 +33,7 @@ type Result struct {
 	LatencyLoaded Percentiles `json:"latency_loaded_ms"`
 
 	Lost          int64 `json:"lost_packets"`   // declared lost and resent; -1: the transport does not say
-	FECRecoveries int64 `json:"fec_recoveries"` // -1: no FEC in this transport (yet)
+	FECRecoveries int64 `json:"fec_recoveries"` // packets the receiver rebuilt from parity; -1: no FEC in this transport
 
 	// CPU per side, from each side's own process (TUN and loopback runs);
 	// in-memory runs share one process, so only CPUTotal is known.
@@ -127,6 +127,7 @@ type Summary struct {
 	IdleP50, LoadedP50         Spread // ms
 	LoadedP90, LoadedP99       Spread
 	Lost                       Spread
+	Rebuilt                    Spread // packets rebuilt from FEC parity; N 0 without FEC
 	MBPerCPU                   Spread
 	Skipped                    string
 	Errors                     []string
@@ -161,7 +162,7 @@ func spread(xs []float64) Spread {
 func Summarize(results []Result) []Summary {
 	var out []Summary
 	idx := map[string]int{}
-	vals := map[string]*[7][]float64{}
+	vals := map[string]*[8][]float64{}
 	valid := map[string][]Result{}
 	for _, r := range results {
 		key := r.Scenario + "\x00" + r.Transport
@@ -170,7 +171,7 @@ func Summarize(results []Result) []Summary {
 			i = len(out)
 			idx[key] = i
 			out = append(out, Summary{Scenario: r.Scenario, Group: r.Group, Transport: r.Transport, Matrix: r.Matrix, Workload: r.Workload})
-			vals[key] = &[7][]float64{}
+			vals[key] = &[8][]float64{}
 		}
 		s := &out[i]
 		if r.Messages != nil && s.Messages == nil {
@@ -209,12 +210,16 @@ func Summarize(results []Result) []Summary {
 		if r.MBPerCPUSecond > 0 {
 			v[5] = append(v[5], r.MBPerCPUSecond)
 		}
+		if r.FECRecoveries >= 0 {
+			v[7] = append(v[7], float64(r.FECRecoveries))
+		}
 	}
 	for key, i := range idx {
 		v := vals[key]
 		s := &out[i]
 		s.Goodput, s.IdleP50, s.LoadedP50, s.LoadedP99, s.Lost, s.MBPerCPU, s.LoadedP90 =
 			spread(v[0]), spread(v[1]), spread(v[2]), spread(v[3]), spread(v[4]), spread(v[5]), spread(v[6])
+		s.Rebuilt = spread(v[7])
 		if s.Messages != nil {
 			s.Messages.done()
 		}

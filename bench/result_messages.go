@@ -107,7 +107,7 @@ func isMessages(s Summary) bool { return s.Workload == scenario.WorkloadMessages
 // writeMessagesTable writes the messages rows as a Markdown table:
 // delivery latency against the link's round trip.
 func writeMessagesTable(w io.Writer, sums []Summary) {
-	header := []string{"scenario", "transport", "delivered/sent", "delivery p50 ms", "p90 ms", "p99 ms", "max ms", "base RTT ms", "p99 / RTT", "lost pkts", "valid runs"}
+	header := []string{"scenario", "transport", "delivered/sent", "delivery p50 ms", "p90 ms", "p99 ms", "max ms", "base RTT ms", "p99 / RTT", "lost pkts", "FEC rebuilt", "valid runs"}
 	writeRows(w, header, sums, func(s Summary) []string {
 		m := s.Messages
 		if m == nil {
@@ -119,6 +119,6 @@ func writeMessagesTable(w io.Writer, sums []Summary) {
 		}
 		return []string{s.Scenario, s.Transport, delivered,
 			fmtSpread(m.P50, 1), fmtSpread(m.P90, 1), fmtSpread(m.P99, 1), fmtSpread(m.Max, 1), fmt.Sprintf("%.0f", m.BaseRTT),
-			fmtSpread(m.P99RTTs, 2), fmtSpread(s.Lost, 0), s.validText()}
+			fmtSpread(m.P99RTTs, 2), fmtSpread(s.Lost, 0), fmtSpread(s.Rebuilt, 0), s.validText()}
 	})
 }

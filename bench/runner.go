@@ -148,6 +148,7 @@ func fill(res *Result, srv serverReport, cl clientReport) {
 	}
 	res.LatencyIdle, res.LatencyLoaded = percentiles(cl.Idle), percentiles(cl.Loaded)
 	res.Lost = cl.Lost
+	res.FECRecoveries = srv.Recovered
 	res.CPUClient, res.CPUServer = cl.CPU, srv.CPU
 	res.RSSClient, res.RSSServer = cl.MaxRSS, srv.MaxRSS
 	if res.CPUTotal == 0 {

@@ -48,6 +48,9 @@ type server interface {
 	info() serverInfo
 	// bulk returns the stream the client sends the bulk transfer on.
 	bulk(ctx context.Context) (io.Reader, error)
+	// recovered returns how many packets the server rebuilt from FEC
+	// parity, or -1 when the transport has no FEC.
+	recovered() int64
 	// echo answers latency probes until ctx ends or the client leaves.
 	echo(ctx context.Context)
 	messageServer // the messages workload

@@ -92,6 +92,17 @@ func (s *pydevtsServer) echo(ctx context.Context) {
 
 func (s *pydevtsServer) close() error { return s.ep.Close() }
 
+func (s *pydevtsServer) recovered() int64 {
+	select {
+	case <-s.accepted:
+		if s.c != nil {
+			return int64(s.c.Stats().Recovered)
+		}
+	default:
+	}
+	return 0
+}
+
 type pydevtsClient struct {
 	ep *rudp.Endpoint
 	c  *rudp.Conn

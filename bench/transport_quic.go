@@ -125,6 +125,8 @@ func (s *quicServer) echo(ctx context.Context) {
 	}
 }
 
+func (s *quicServer) recovered() int64 { return -1 }
+
 func (s *quicServer) close() error {
 	s.ln.Close()
 	return s.tr.Close()

@@ -86,6 +86,8 @@ func (s *tcpServer) echo(ctx context.Context) {
 
 func (s *tcpServer) close() error { return s.ln.Close() }
 
+func (s *tcpServer) recovered() int64 { return -1 }
+
 type tcpClient struct {
 	d               net.Dialer
 	addr            string

@@ -188,14 +188,14 @@ func checkMessages(cfg peerConfig) error {
 
 // runMessagesServer is the server of a messages run: it reports
 // readiness, then times every message until the client ends the run.
-func runMessagesServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) serverReport {
-	var rep serverReport
+func runMessagesServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) (rep serverReport) {
 	srv, err := startServer(cfg, env, ready)
 	if err != nil {
 		rep.Err = err.Error()
 		return rep
 	}
 	defer srv.close()
+	defer func() { rep.Recovered = srv.recovered() }()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
 	m := &messageServerReport{}
