@@ -149,7 +149,8 @@ func TestMessagesTUN(t *testing.T) {
 }
 
 // TestMessagesTable: a messages scenario gets its own table, without the
-// goodput columns, and a delivery-latency chart.
+// goodput columns but with the packets FEC rebuilt (– for transports
+// without FEC), and a delivery-latency chart.
 func TestMessagesTable(t *testing.T) {
 	lat := func(p50, p99 float64) Percentiles {
 		return Percentiles{P50: p50, P90: p50, P99: p99, Min: 20, Max: p99 + 1, N: 100}
@@ -162,6 +163,10 @@ func TestMessagesTable(t *testing.T) {
 	}{{"pydevts", 50}, {"pydevts", 70}, {"tcp-cubic", 300}} {
 		x := base
 		x.Transport = r.transport
+		x.FECRecoveries = -1
+		if r.transport == "pydevts" {
+			x.FECRecoveries = 7
+		}
 		x.Messages = &MessageResult{Size: 1024, Rate: 200, Sent: 100, Delivered: 100, Latency: lat(21, r.p99), BaseRTT: 40, P99RTTs: r.p99 / 40}
 		rs = append(rs, x)
 	}
@@ -187,8 +192,8 @@ func TestMessagesTable(t *testing.T) {
 	if !ok || !strings.Contains(bulk, "| b | pydevts | 90.0 |") || strings.Contains(bulk, "| m |") {
 		t.Errorf("bulk table:\n%s", out)
 	}
-	for _, want := range []string{"delivered/sent | delivery p50 ms", "| m | pydevts | 200/200 | 21.0 | 21.0 | 60.0 (50.0–70.0) | 61.0 (51.0–71.0) | 40 | 1.50 (1.25–1.75) | 3 | 2/2 |",
-		"| m | tcp-cubic | 100/100 |", "| m | tcp-bbr | n/a |"} {
+	for _, want := range []string{"delivered/sent | delivery p50 ms", "| m | pydevts | 200/200 | 21.0 | 21.0 | 60.0 (50.0–70.0) | 61.0 (51.0–71.0) | 40 | 1.50 (1.25–1.75) | 3 | 7 | 2/2 |",
+		"| m | tcp-cubic | 100/100 | 21.0 | 21.0 | 300.0 | 301.0 | 40 | 7.50 | 3 | – | 1/1 |", "| m | tcp-bbr | n/a |"} {
 		if !strings.Contains(msgs, want) {
 			t.Errorf("messages table lacks %q:\n%s", want, out)
 		}
