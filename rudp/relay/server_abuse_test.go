@@ -75,6 +75,9 @@ func TestServerGarbage(t *testing.T) {
 		r := dialRaw(t, addr, s.PublicKey())
 		r.ping()
 		r.nc.Write(junk)
+		// EOF after the junk: a junk length field may announce more
+		// than follows, and the server rightly waits for the rest.
+		r.nc.(*net.TCPConn).CloseWrite()
 		wg.Go(r.expectClosedQuietly)
 	}
 	for i := range 40 { // good frames with random packets: routes to a and b, then junk
