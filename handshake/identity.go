@@ -160,6 +160,15 @@ func IdentityFromSeeds(dhKey, signSeed []byte) (*Identity, error) {
 // Card returns the identity's public card.
 func (id *Identity) Card() Card { return id.card }
 
+// DHPrivateKey returns the identity's X25519 private key, for a protocol
+// that must hold the key itself: a Tox TCP relay (package rudp/relay)
+// announces itself with the node's X25519 key, so that a relay run from a
+// node's key file is known by the key in the node's Card. The Noise
+// handshake and the relay's NaCl box hash the shared secret differently
+// (BLAKE2s HKDF, HSalsa20) and neither protocol answers with anything the
+// other would accept, so one key can serve both.
+func (id *Identity) DHPrivateKey() *ecdh.PrivateKey { return id.dh }
+
 // Fingerprint returns the fingerprint of the identity's card.
 func (id *Identity) Fingerprint() string { return id.card.Fingerprint() }
 

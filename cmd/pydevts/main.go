@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"listen": {"accept one connection and copy its stream (or messages) to stdout", runListen},
 	"dial":   {"connect to a peer and copy stdin into a stream (or messages)", runDial},
 	"bench":  {"compare pydevts with kernel TCP and quic-go over emulated lossy links", runBench},
+	"relay":  {"run a Tox-compatible TCP relay", runRelay},
 	// bench-peer is one side of a bench run, started by bench itself.
 	"bench-peer": {"", runBenchPeer},
 }
