@@ -1,6 +1,9 @@
 package cc
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Sharing a queue with loss-based flows: the second thing this BBR adds
 // to draft-ietf-ccwg-bbr-05.
@@ -43,6 +46,21 @@ import "time"
 //     path. Without such loss it expires like min_rtt, after 10 s, so a
 //     longer route is still learned.
 //
+// The queue must also be one a loss-based flow could keep standing on
+// this path (foreignQueuePossible). Such a flow's window shrinks with the
+// path's random loss, to about sqrt(3/(2p)) packets at loss rate p
+// (Mathis et al., "The Macroscopic Behavior of the TCP Congestion
+// Avoidance Algorithm", 1997; CUBIC's Reno-friendly region has the same
+// response) on average and 4/3 of that, sqrt(8/(3p)), at the top of its
+// sawtooth, so on a path that drops 1 % it holds at most 16 packets, far
+// from the quarter of a BDP that counts as a standing queue here at 200
+// Mbit/s. A queue BBR sees there is its own: the loss compensation of its
+// bandwidth estimate (bbr_model.go) is right on average, but a path that
+// loses in bursts loses less than average for a while, and the surplus
+// queues until DOWN drains it. Taking that queue for another flow's made
+// a lone flow share with nobody, at half its rate, for 10 s at a time
+// (seen on the benchmark's bursty-loss link).
+//
 // The signal does not need the propagation delay, which BBR cannot
 // measure through another flow's standing queue: a BBR flow that starts
 // behind a full buffer takes that queue for path, and its min_rtt and
@@ -53,6 +71,25 @@ import "time"
 // CUBIC's congestion epochs on common paths (K = cbrt(W_max(1-beta)/C),
 // RFC 9438 section 4.2, is 4 s for a 100-packet window).
 const bbrSharingHold = bbrMinRTTFilterLen
+
+// bbrRenoWindow is the constant of the Mathis formula at the top of the
+// sawtooth: a Reno or Reno-friendly CUBIC flow at loss rate p holds at
+// most about bbrRenoWindow / sqrt(p) packets, just before a loss halves
+// it (on average, 3/4 of that).
+var bbrRenoWindow = math.Sqrt(8.0 / 3)
+
+// foreignQueuePossible reports whether a loss-based flow could keep a
+// queue standing that BBR counts as one, given the path's random loss
+// (see above): whether its window is at least that queue.
+func (b *BBR) foreignQueuePossible() bool {
+	p := b.loss.rate
+	if p <= 0 || b.minRTT == 0 || infinite(b.maxBw) {
+		return true
+	}
+	window := bbrRenoWindow / math.Sqrt(p) * float64(b.mss)
+	queue := b.maxBw * max(b.minRTT/lossCleanQueue, lossCleanSlack).Seconds()
+	return window >= queue
+}
 
 // bbrMaxDownRounds is how long DOWN takes at most to drain BBR's own
 // queue (see queueIsNotOurs): 1.25 BDPs at 0.1 BDP per round, and one
@@ -101,7 +138,7 @@ func (b *BBR) adaptLowerBounds(now time.Time) {
 	if queued && b.congestedInRound {
 		b.baseRTTStamp = now // the queue drops packets: it is not a longer path
 	}
-	if queued && b.queueIsNotOurs() {
+	if queued && b.queueIsNotOurs() && b.foreignQueuePossible() {
 		if !b.sharing(now) && b.inflightLo == noLimit {
 			b.inflightLo = max(min(b.cwnd, b.inflight), b.minPipe())
 		}

@@ -283,3 +283,31 @@ func TestRateSampler(t *testing.T) {
 		t.Fatalf("loss-only event: %+v", rs)
 	}
 }
+
+// TestForeignQueuePossible: BBR takes a standing queue for a loss-based
+// flow's only where such a flow could hold one. At 200 Mbit/s and 20 ms a
+// queue counts from 5 ms (125 kB, 85 packets): a Reno-like flow holds
+// that much only below about 0.03 % random loss (sqrt(8/3)/sqrt(p) >= 85
+// packets); at 1 % or 3 % the queue must be BBR's own.
+func TestForeignQueuePossible(t *testing.T) {
+	for _, tt := range []struct {
+		rateMbit float64
+		loss     float64
+		want     bool
+	}{
+		{200, 0, true},
+		{200, 0.0002, true},
+		{200, 0.01, false},
+		{200, 0.03, false},
+		{50, 0.001, true}, // 52 packets hold the 21-packet queue of 50 Mbit/s
+		{50, 0.03, false},
+	} {
+		b := NewBBR(1500, 1)
+		b.minRTT = 20 * time.Millisecond
+		b.maxBw = tt.rateMbit * 1e6 / 8
+		b.loss.rate = tt.loss
+		if got := b.foreignQueuePossible(); got != tt.want {
+			t.Errorf("%v Mbit/s, %.2f %% random loss: foreign queue possible %v, want %v", tt.rateMbit, 100*tt.loss, got, tt.want)
+		}
+	}
+}
