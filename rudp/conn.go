@@ -185,6 +185,14 @@ func (c *Conn) onLoop(f func()) bool {
 	}
 }
 
+// post runs f on the connection's loop, without waiting for it.
+func (c *Conn) post(f func()) {
+	c.opsMu.Lock()
+	c.ops = append(c.ops, f)
+	c.opsMu.Unlock()
+	c.wakeLoop()
+}
+
 // runOps runs the queued ops.
 func (c *Conn) runOps() {
 	c.opsMu.Lock()

@@ -100,7 +100,7 @@ func (c *Conn) snapshot() Stats {
 		RTTVar:               c.sender.RTT.Var,
 		LatestRTT:            c.sender.RTT.Latest,
 		BytesInFlight:        c.sender.BytesInFlight(),
-		Path:                 "udp " + c.remote.String(),
+		Path:                 c.e.carrier.LocalAddr().Network() + " " + c.remote.String(),
 	}
 	if c.streams != nil { // established
 		ctl := c.controller()

@@ -74,14 +74,30 @@ func (in inbound) bytes() []byte { return (*in.buf)[:in.n] }
 // Listen opens a UDP socket on address ("host:port"; network "udp",
 // "udp4" or "udp6") and returns a Listener that accepts connections on
 // it. The Listener's endpoint can also dial.
+//
+// With network "tcp", "tcp4" or "tcp6" it listens on a TCP port instead,
+// for networks that block UDP: the same connections, each packet a
+// length-prefixed frame on a TCP connection from or to the peer (see
+// DialTCP). Over TCP the engine adds no FEC parity.
 func Listen(network, address string, cfg *Config) (*Listener, error) {
-	conn, err := listenUDP(network, address)
-	if err != nil {
-		return nil, err
+	var c carrier.Carrier
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		t, err := carrier.ListenTCP(network, address)
+		if err != nil {
+			return nil, fmt.Errorf("rudp: %w", err)
+		}
+		c = t
+	default:
+		conn, err := listenUDP(network, address)
+		if err != nil {
+			return nil, err
+		}
+		c = carrier.NewUDP(conn)
 	}
-	e, err := newEndpoint(carrier.NewUDP(conn), cfg, true)
+	e, err := newEndpoint(c, cfg, true)
 	if err != nil {
-		conn.Close()
+		c.Close()
 		return nil, err
 	}
 	return &Listener{e: e}, nil
@@ -143,6 +159,9 @@ func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, err
 	if _, err := handshake.NewInitiator(handshake.InitiatorConfig{Identity: rc.Identity, Peer: rc.Identity.Card(), Params: rc.transportParams().encode()}); err != nil {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
+	if t, ok := c.(*carrier.TCP); ok {
+		t.OnBreak(e.pathBroke)
+	}
 	if u, ok := c.(*carrier.UDP); ok {
 		gso, gro := u.Offload()
 		e.log.Debug("rudp: endpoint", "addr", u.LocalAddr(), "gso", gso, "gro", gro)
@@ -154,6 +173,28 @@ func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, err
 	go e.readLoop()
 	go e.handshakeLoop()
 	return e, nil
+}
+
+// pathBroke hears from a TCP carrier that its connection to addr broke.
+// The connections sending there send a PING at once: it dials a new TCP
+// connection, and the peer, who cannot dial back, learns of it from the
+// PING. Without it a connection with nothing to send, waiting on the
+// peer's acknowledgments or window, would be cut off until its next
+// keepalive.
+func (e *Endpoint) pathBroke(addr netip.AddrPort) {
+	e.mu.Lock()
+	conns := make([]*Conn, 0, len(e.conns))
+	for _, c := range e.conns {
+		conns = append(conns, c)
+	}
+	e.mu.Unlock()
+	for _, c := range conns {
+		c.post(func() {
+			if c.state == stateOpen && c.remote == addr {
+				c.ping = true
+			}
+		})
+	}
 }
 
 // Identity returns the endpoint's identity.
@@ -490,23 +531,32 @@ func (l *Listener) Endpoint() *Endpoint { return l.e }
 func (l *Listener) Close() error { return l.e.Close() }
 
 // Dial connects to the peer with identity peer at address ("host:port") from
-// a new UDP socket of its own, which closes with the connection.
+// a new UDP socket of its own, which closes with the connection. With
+// network "tcp", "tcp4" or "tcp6" it connects over a TCP connection of its
+// own instead, to a peer that listens on TCP (see Listen).
 func Dial(ctx context.Context, network, address string, peer handshake.Card, cfg *Config) (*Conn, error) {
 	ap, err := resolve(address)
 	if err != nil {
 		return nil, err
 	}
-	local := "0.0.0.0:0"
-	if ap.Addr().Is6() {
-		local = "[::]:0"
+	var car carrier.Carrier
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		car = carrier.DialTCP()
+	default:
+		local := "0.0.0.0:0"
+		if ap.Addr().Is6() {
+			local = "[::]:0"
+		}
+		conn, err := listenUDP(network, local)
+		if err != nil {
+			return nil, err
+		}
+		car = carrier.NewUDP(conn)
 	}
-	conn, err := listenUDP(network, local)
+	e, err := newEndpoint(car, cfg, false)
 	if err != nil {
-		return nil, err
-	}
-	e, err := newEndpoint(carrier.NewUDP(conn), cfg, false)
-	if err != nil {
-		conn.Close()
+		car.Close()
 		return nil, err
 	}
 	c, err := e.dialAddr(ctx, ap, peer)

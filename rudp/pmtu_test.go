@@ -51,15 +51,7 @@ func TestPathMTUDiscovery(t *testing.T) {
 func transfer(t *testing.T, client, server *Conn, data []byte) {
 	t.Helper()
 	ctx := context.Background()
-	go func() {
-		s, err := client.OpenStream(ctx)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		s.Write(data)
-		s.CloseWrite()
-	}()
+	sendStream(t, client, data)
 	s, err := server.AcceptStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +60,20 @@ func transfer(t *testing.T, client, server *Conn, data []byte) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("%d of %d bytes arrived intact (%v)", len(got), len(data), err)
 	}
+}
+
+// sendStream writes data on a new stream of c, then closes it for
+// writing, in the background.
+func sendStream(t *testing.T, c *Conn, data []byte) {
+	go func() {
+		s, err := c.OpenStream(context.Background())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		s.Write(data)
+		s.CloseWrite()
+	}()
 }
 
 // TestPMTUFallback: repeated probe timeouts while packets are larger than

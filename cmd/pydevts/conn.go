@@ -24,12 +24,22 @@ type connFlags struct {
 	key      string
 	messages bool
 	stats    bool
+	tcp      bool
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "identity key `file` (default: a fresh identity)")
 	fs.BoolVar(&c.messages, "messages", false, "one message per line instead of a stream")
 	fs.BoolVar(&c.stats, "stats", false, "print the connection's final statistics as JSON on stderr")
+	fs.BoolVar(&c.tcp, "tcp", false, "run the connection over direct TCP instead of UDP (for networks that block UDP; both sides must use it)")
+}
+
+// network is the network to listen or dial on: "udp", or "tcp" with --tcp.
+func (c *connFlags) network() string {
+	if c.tcp {
+		return "tcp"
+	}
+	return "udp"
 }
 
 // identity loads --key, or makes a fresh identity (fresh says which).
@@ -53,7 +63,7 @@ func interrupted() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
 }
 
-// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] ADDR
+// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] [--tcp] ADDR
 func runListen(args []string, std stdio) error {
 	fl := newFlags("listen", "ADDR", std.errOut)
 	var cf connFlags
@@ -79,7 +89,7 @@ func runListen(args []string, std stdio) error {
 		}
 		fps = append(fps, card)
 	}
-	l, err := rudp.Listen("udp", pos[0], &rudp.Config{Identity: id, Allow: fps})
+	l, err := rudp.Listen(cf.network(), pos[0], &rudp.Config{Identity: id, Allow: fps})
 	if err != nil {
 		return err
 	}
@@ -169,7 +179,7 @@ func interruptedErr(ctx context.Context, err error) error {
 	return err
 }
 
-// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] ADDR
+// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] [--tcp] ADDR
 func runDial(args []string, std stdio) error {
 	fl := newFlags("dial", "ADDR", std.errOut)
 	var cf connFlags
@@ -195,7 +205,7 @@ func runDial(args []string, std stdio) error {
 	}
 	ctx, stop := interrupted()
 	defer stop()
-	c, err := rudp.Dial(ctx, "udp", pos[0], peer, &rudp.Config{Identity: id})
+	c, err := rudp.Dial(ctx, cf.network(), pos[0], peer, &rudp.Config{Identity: id})
 	if err != nil {
 		return interruptedErr(ctx, err)
 	}

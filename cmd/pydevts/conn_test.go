@@ -115,6 +115,32 @@ func TestListenDialStream(t *testing.T) {
 	}
 }
 
+// TestListenDialTCP: with --tcp on both sides the same stream goes over
+// direct TCP, and the statistics say so.
+func TestListenDialTCP(t *testing.T) {
+	l := startListen(t, "--tcp", "--stats")
+	data := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{4}).Read(data)
+	code, _, errOut := dial(l, bytes.NewReader(data), "--tcp", "--peer", l.identity, "--stats")
+	if code != 0 {
+		t.Fatalf("dial --tcp exited %d: %s", code, errOut)
+	}
+	if code := l.wait(t); code != 0 {
+		t.Fatalf("listen --tcp exited %d: %s", code, l.stderr.String())
+	}
+	if got := l.stdout.String(); got != string(data) {
+		t.Fatalf("listen wrote %d bytes, dial sent %d", len(got), len(data))
+	}
+	last := strings.Split(strings.TrimSpace(errOut), "\n")
+	var st map[string]any
+	if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st["path"].(string); !strings.HasPrefix(p, "tcp ") {
+		t.Errorf("dial --tcp path %q", st["path"])
+	}
+}
+
 func TestListenDialMessages(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "listener.key")
