@@ -278,10 +278,12 @@ scenarios:
 	if r.Err != "" || r.Emulator != "tun" || f == nil || len(f.Flows) != 2 {
 		t.Fatalf("fairness run: %s (emulator %s), %+v", r.Err, r.Emulator, f)
 	}
-	// Both flows moved data, together no more than the bottleneck
-	// carries; the index and ratio are those of the goodputs.
+	// Both flows moved data, together about what the bottleneck carries
+	// at most (each flow's window starts at its own first byte, so a
+	// queue that drains into one flow's window can add a little); the
+	// index and ratio are those of the goodputs.
 	g0, g1 := f.Flows[0].GoodputMbps, f.Flows[1].GoodputMbps
-	if g0 <= 0 || g1 <= 0 || g0+g1 > 20 || f.Flows[0].Transport != "pydevts" || f.Flows[1].Transport != "tcp-cubic" {
+	if g0 <= 0 || g1 <= 0 || g0+g1 > 20*1.15 || f.Flows[0].Transport != "pydevts" || f.Flows[1].Transport != "tcp-cubic" {
 		t.Errorf("flows %+v", f.Flows)
 	}
 	if f.Jain != jain([]float64{g0, g1}) || f.Ratio == nil || *f.Ratio != g0/g1 || r.Link.PacketsAB == 0 {
