@@ -288,3 +288,55 @@ func TestTCPCarrierOnBreak(t *testing.T) {
 	default:
 	}
 }
+
+// FuzzTCPFrames feeds arbitrary bytes to a TCP carrier as an accepted
+// connection's stream: whatever arrives, the carrier delivers exactly
+// the well-framed datagrams before the first bad frame, in order, never
+// panics, and ends the connection at a zero length or the stream's end.
+func FuzzTCPFrames(f *testing.F) {
+	frame := func(d string) []byte { return append(binary.BigEndian.AppendUint16(nil, uint16(len(d))), d...) }
+	f.Add(frame("hello"))
+	f.Add(append(frame("a"), frame("bc")...))
+	f.Add(append(frame("a"), 0, 0, 'x'))
+	f.Add([]byte{0xff, 0xff, 1, 2, 3})
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		// What a correct reader delivers.
+		var want [][]byte
+		for rest := stream; len(rest) >= 2; {
+			n := int(binary.BigEndian.Uint16(rest))
+			if n == 0 || len(rest) < 2+n {
+				break
+			}
+			want = append(want, rest[2:2+n])
+			rest = rest[2+n:]
+		}
+		c := newTCP(nil, &net.TCPAddr{})
+		defer c.Close()
+		ours, theirs := net.Pipe()
+		l := &tcpLink{addr: netip.MustParseAddrPort("192.0.2.1:1"), accepted: true, out: make(chan *[]byte, 1), done: make(chan struct{})}
+		done := make(chan struct{})
+		go func() {
+			c.read(l, ours)
+			close(done)
+		}()
+		go func() {
+			theirs.Write(stream)
+			theirs.Close()
+		}()
+		bufs := [][]byte{make([]byte, MaxTCPDatagram)}
+		sizes, addrs := []int{0}, []netip.AddrPort{{}}
+		for i, w := range want {
+			n, err := c.Recv(bufs, sizes, addrs)
+			if err != nil || n != 1 || !bytes.Equal(bufs[0][:sizes[0]], w) || addrs[0] != l.addr {
+				t.Fatalf("datagram %d: %q from %v (%v), want %q", i, bufs[0][:sizes[0]], addrs[0], err, w)
+			}
+		}
+		<-done
+		select {
+		case d := <-c.in:
+			t.Fatalf("an extra datagram of %d bytes after the well-framed ones", d.n)
+		default:
+		}
+	})
+}
