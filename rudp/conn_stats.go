@@ -2,6 +2,8 @@ package rudp
 
 import (
 	"time"
+
+	"github.com/pydevts/pydevts/rudp/relay"
 )
 
 // connCounters are a connection's counters, owned by its loop.
@@ -66,7 +68,7 @@ type Stats struct {
 	// "congestion_avoidance" or "recovery" for CUBIC.
 	PacingRate      float64
 	CongestionState string
-	Path            string // "udp 192.0.2.1:4000"
+	Path            string // "udp 192.0.2.1:4000"; "relay 192.0.2.1:33445 [fd…]:port": relay, peer's synthetic address
 	Suite           string // the AEAD protecting the packets
 }
 
@@ -100,7 +102,7 @@ func (c *Conn) snapshot() Stats {
 		RTTVar:               c.sender.RTT.Var,
 		LatestRTT:            c.sender.RTT.Latest,
 		BytesInFlight:        c.sender.BytesInFlight(),
-		Path:                 c.e.carrier.LocalAddr().Network() + " " + c.remote.String(),
+		Path:                 c.path(),
 	}
 	if c.streams != nil { // established
 		ctl := c.controller()
@@ -112,4 +114,14 @@ func (c *Conn) snapshot() Stats {
 	}
 	c.fecStats(&s)
 	return s
+}
+
+// path names the connection's path: the carrier's network, the relay's
+// address for a relay, and the peer's address.
+func (c *Conn) path() string {
+	local := c.e.carrier.LocalAddr()
+	if a, ok := local.(*relay.Addr); ok {
+		return "relay " + a.Relay + " " + c.remote.String()
+	}
+	return local.Network() + " " + c.remote.String()
 }

@@ -133,6 +133,9 @@ func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, err
 	if err != nil {
 		return nil, err
 	}
+	if m := c.MaxDatagram(); rc.MaxDatagram > m {
+		rc.MaxDatagram = m // a relay carries at most 2031 bytes
+	}
 	e := &Endpoint{
 		cfg:       rc,
 		log:       rc.log(),
@@ -559,7 +562,13 @@ func Dial(ctx context.Context, network, address string, peer handshake.Card, cfg
 		car.Close()
 		return nil, err
 	}
-	c, err := e.dialAddr(ctx, ap, peer)
+	return dialOwned(ctx, e, ap, peer)
+}
+
+// dialOwned dials peer at addr through e, an endpoint of the connection's
+// own: it closes with the connection, or now if the dial fails.
+func dialOwned(ctx context.Context, e *Endpoint, addr netip.AddrPort, peer handshake.Card) (*Conn, error) {
+	c, err := e.dialAddr(ctx, addr, peer)
 	if err != nil {
 		e.Close()
 		return nil, err

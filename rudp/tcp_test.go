@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,14 +22,7 @@ func TestDirectTCP(t *testing.T) {
 	defer l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	accepted := make(chan *Conn, 1)
-	go func() {
-		c, err := l.Accept(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- c
-	}()
+	accepted := acceptOne(t, ctx, l)
 	client, err := Dial(ctx, "tcp", l.Addr().String(), l.Endpoint().Identity().Card(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -41,20 +33,7 @@ func TestDirectTCP(t *testing.T) {
 		t.FailNow()
 	}
 
-	transfer(t, client, server, bytes.Repeat([]byte("over direct tcp "), 20<<20/16))
-	if err := server.SendMessage(ctx, []byte("and back")); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := client.ReceiveMessage(ctx); err != nil || string(m) != "and back" {
-		t.Fatalf("message %q, %v", m, err)
-	}
-	cs, ss := client.Stats(), server.Stats()
-	if !strings.HasPrefix(cs.Path, "tcp ") || !strings.HasPrefix(ss.Path, "tcp ") {
-		t.Errorf("paths %q and %q, want tcp", cs.Path, ss.Path)
-	}
-	if cs.ParitySent != 0 || ss.ParitySent != 0 {
-		t.Errorf("%d and %d parity packets over TCP", cs.ParitySent, ss.ParitySent)
-	}
+	exchange(t, ctx, client, server, bytes.Repeat([]byte("over direct tcp "), 20<<20/16), "tcp")
 }
 
 // tcpProxy forwards TCP connections to target and can cut them all.
