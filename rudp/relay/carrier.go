@@ -69,6 +69,11 @@ type carrierPeer struct {
 // keep a live connection's peer fresh.
 const carrierEvictAfter = 30 * time.Second
 
+// carrierLinger bounds how long Close waits for queued packets to be
+// written: a UDP socket sends what it was given before it closes, and the
+// engine counts on its last CLOSE leaving.
+const carrierLinger = time.Second
+
 // ErrUnknownPeer is returned by Carrier.Send for an address that is not
 // the synthetic address of a peer the carrier knows.
 var ErrUnknownPeer = errors.New("relay: no peer of this carrier has that address")
@@ -248,8 +253,13 @@ func (c *Carrier) Reliable() bool { return true }
 // LocalAddr implements carrier.Carrier: the relay and the client's key.
 func (c *Carrier) LocalAddr() net.Addr { return c.local }
 
-// Close closes the relay client; a blocked Recv returns net.ErrClosed.
+// Close closes the relay client, after letting it write what is queued
+// (the engine's CLOSE among it) for up to carrierLinger; a blocked Recv
+// returns net.ErrClosed.
 func (c *Carrier) Close() error {
+	ctx, cancel := context.WithTimeout(c.ctx, carrierLinger)
+	c.cl.Flush(ctx)
+	cancel()
 	c.cancel()
 	return c.cl.Close()
 }

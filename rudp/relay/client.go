@@ -203,6 +203,24 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// Flush waits until every packet queued so far has been written to the
+// connection to the relay, or ctx ends, or the connection does. Close
+// after Flush so that the last packets (a goodbye) leave.
+func (c *Client) Flush(ctx context.Context) error {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for !c.fc.q.idle() {
+		select {
+		case <-t.C:
+		case <-c.fc.done:
+			return c.Err()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // Done is closed when the connection to the relay has ended, by Close or
 // otherwise.
 func (c *Client) Done() <-chan struct{} { return c.fc.done }

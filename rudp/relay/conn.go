@@ -80,6 +80,7 @@ func (c *frameConn) writeLoop() {
 		}
 		batch = c.q.take(batch[:0])
 		err := c.writeBatch(batch)
+		c.q.written()
 		clear(batch)
 		if err != nil {
 			c.close(err)

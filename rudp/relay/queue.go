@@ -39,6 +39,7 @@ type sendQueue struct {
 	prio, data []*[]byte
 	dataBytes  int
 	closed     bool
+	writing    bool // take handed packets to the writer, which has not called written yet
 
 	maxPrio, maxBytes int
 	dropOldest        bool
@@ -123,7 +124,22 @@ func (q *sendQueue) take(dst []*[]byte) []*[]byte {
 	clear(q.prio)
 	clear(q.data)
 	q.prio, q.data, q.dataBytes = q.prio[:0], q.data[:0], 0
+	q.writing = len(dst) > 0
 	return dst
+}
+
+// written tells the queue that the writer has written what take gave it.
+func (q *sendQueue) written() {
+	q.mu.Lock()
+	q.writing = false
+	q.mu.Unlock()
+}
+
+// idle reports whether nothing waits and nothing is being written.
+func (q *sendQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return !q.writing && len(q.prio) == 0 && len(q.data) == 0
 }
 
 // close empties the queue for good; later pushes return closedQ.
