@@ -87,11 +87,9 @@ type clientReport struct {
 }
 
 // runServer serves one run: it reports readiness with its info, then
-// receives the bulk transfer and answers probes until the client leaves.
+// receives the bulk transfer and answers probes until the client leaves,
+// or in a messages run times the messages (serveMessages).
 func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) (rep serverReport) {
-	if cfg.Workload == scenario.WorkloadMessages {
-		return runMessagesServer(ctx, cfg, env, ready)
-	}
 	srv, err := startServer(cfg, env, ready)
 	if err != nil {
 		rep.Err = err.Error()
@@ -101,6 +99,10 @@ func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverI
 	defer func() { rep.Recovered = srv.recovered() }()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
+	if cfg.Workload == scenario.WorkloadMessages {
+		serveMessages(ctx, srv, &rep)
+		return rep
+	}
 	go srv.echo(ctx)
 	r, err := srv.bulk(ctx)
 	if err != nil {

@@ -186,24 +186,15 @@ func checkMessages(cfg peerConfig) error {
 	return nil
 }
 
-// runMessagesServer is the server of a messages run: it reports
-// readiness, then times every message until the client ends the run.
-func runMessagesServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) (rep serverReport) {
-	srv, err := startServer(cfg, env, ready)
-	if err != nil {
-		rep.Err = err.Error()
-		return rep
-	}
-	defer srv.close()
-	defer func() { rep.Recovered = srv.recovered() }()
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
-	defer cancel()
+// serveMessages is the server of a messages run (runServer has started
+// it): it times every message until the client ends the run.
+func serveMessages(ctx context.Context, srv server, rep *serverReport) {
 	m := &messageServerReport{}
 	rep.Messages = m
 	var seen bitset
 	var bad error
 	var first, last time.Time
-	err = srv.receive(ctx, func(b []byte) {
+	err := srv.receive(ctx, func(b []byte) {
 		now := time.Now()
 		seq, warmup, sent, err := readHeader(b)
 		if err == nil && seq >= scenario.MaxMessages {
@@ -238,7 +229,6 @@ func runMessagesServer(ctx context.Context, cfg peerConfig, env *env, ready func
 	case bad != nil:
 		rep.Err = fmt.Sprintf("messages: %v", bad)
 	}
-	return rep
 }
 
 // bitset is a set of sequence numbers.
