@@ -176,13 +176,16 @@ func dialServer(ctx context.Context, cfg peerConfig, env *env) (client, error) {
 }
 
 // runClient does one run's client side: idle probes, then the bulk
-// transfer for the duration with probes at 10 Hz alongside. bulkStarted
-// (if set) is called when the bulk transfer begins, for the timeline.
+// transfer for the duration with probes at 10 Hz alongside, or in a
+// messages run the messages (sendMessages). bulkStarted (if set) is
+// called when the bulk transfer or the first message begins, for the
+// timeline.
 func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()) clientReport {
-	if cfg.Workload == scenario.WorkloadMessages {
-		return runMessagesClient(ctx, cfg, env, bulkStarted)
-	}
 	rep := clientReport{Lost: -1}
+	if err := checkMessages(cfg); err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
 	cl, err := dialServer(ctx, cfg, env)
@@ -191,6 +194,10 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 		return rep
 	}
 	defer cl.close()
+	if cfg.Workload == scenario.WorkloadMessages {
+		sendMessages(ctx, cfg, cl, &rep, bulkStarted)
+		return rep
+	}
 	probing := true
 	for idle := time.Now(); len(rep.Idle) < idleProbes && time.Since(idle) < idleBudget; {
 		t := time.Now()

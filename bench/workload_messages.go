@@ -108,27 +108,14 @@ func readHeader(b []byte) (seq uint32, warmup bool, sent int64, err error) {
 		int64(binary.BigEndian.Uint64(b[8:])), nil
 }
 
-// runMessagesClient is the client of a messages run: dial, send for the
-// duration, wait for delivery. started is called when the first message
-// leaves, for the timeline.
-func runMessagesClient(ctx context.Context, cfg peerConfig, env *env, started func()) clientReport {
-	rep := clientReport{Lost: -1}
-	if err := checkMessages(cfg); err != nil {
-		rep.Err = err.Error()
-		return rep
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
-	defer cancel()
-	cl, err := dialServer(ctx, cfg, env)
-	if err != nil {
-		rep.Err = err.Error()
-		return rep
-	}
-	defer cl.close()
+// sendMessages is the client of a messages run (runClient has dialed):
+// send for the duration, wait for delivery. started is called when the
+// first message leaves, for the timeline.
+func sendMessages(ctx context.Context, cfg peerConfig, cl client, rep *clientReport, started func()) {
 	snd, err := cl.messages(ctx)
 	if err != nil {
 		rep.Err = fmt.Sprintf("messages: %v", err)
-		return rep
+		return
 	}
 	if started != nil {
 		started()
@@ -170,7 +157,6 @@ func runMessagesClient(ctx context.Context, cfg peerConfig, env *env, started fu
 		rep.Err = fmt.Sprintf("messages: end of the run: %v", err)
 	}
 	rep.Lost = cl.lost()
-	return rep
 }
 
 // checkMessages refuses a messages run that Parse would have refused but
