@@ -87,11 +87,9 @@ type clientReport struct {
 }
 
 // runServer serves one run: it reports readiness with its info, then
-// receives the bulk transfer and answers probes until the client leaves.
+// receives the bulk transfer and answers probes until the client leaves,
+// or in a messages run times the messages (serveMessages).
 func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) (rep serverReport) {
-	if cfg.Workload == scenario.WorkloadMessages {
-		return runMessagesServer(ctx, cfg, env, ready)
-	}
 	srv, err := startServer(cfg, env, ready)
 	if err != nil {
 		rep.Err = err.Error()
@@ -101,6 +99,10 @@ func runServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverI
 	defer func() { rep.Recovered = srv.recovered() }()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
+	if cfg.Workload == scenario.WorkloadMessages {
+		serveMessages(ctx, srv, &rep)
+		return rep
+	}
 	go srv.echo(ctx)
 	r, err := srv.bulk(ctx)
 	if err != nil {
@@ -174,13 +176,16 @@ func dialServer(ctx context.Context, cfg peerConfig, env *env) (client, error) {
 }
 
 // runClient does one run's client side: idle probes, then the bulk
-// transfer for the duration with probes at 10 Hz alongside. bulkStarted
-// (if set) is called when the bulk transfer begins, for the timeline.
+// transfer for the duration with probes at 10 Hz alongside, or in a
+// messages run the messages (sendMessages). bulkStarted (if set) is
+// called when the bulk transfer or the first message begins, for the
+// timeline.
 func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()) clientReport {
-	if cfg.Workload == scenario.WorkloadMessages {
-		return runMessagesClient(ctx, cfg, env, bulkStarted)
-	}
 	rep := clientReport{Lost: -1}
+	if err := checkMessages(cfg); err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
 	defer cancel()
 	cl, err := dialServer(ctx, cfg, env)
@@ -189,6 +194,10 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 		return rep
 	}
 	defer cl.close()
+	if cfg.Workload == scenario.WorkloadMessages {
+		sendMessages(ctx, cfg, cl, &rep, bulkStarted)
+		return rep
+	}
 	probing := true
 	for idle := time.Now(); len(rep.Idle) < idleProbes && time.Since(idle) < idleBudget; {
 		t := time.Now()

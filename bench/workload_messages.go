@@ -108,27 +108,14 @@ func readHeader(b []byte) (seq uint32, warmup bool, sent int64, err error) {
 		int64(binary.BigEndian.Uint64(b[8:])), nil
 }
 
-// runMessagesClient is the client of a messages run: dial, send for the
-// duration, wait for delivery. started is called when the first message
-// leaves, for the timeline.
-func runMessagesClient(ctx context.Context, cfg peerConfig, env *env, started func()) clientReport {
-	rep := clientReport{Lost: -1}
-	if err := checkMessages(cfg); err != nil {
-		rep.Err = err.Error()
-		return rep
-	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
-	defer cancel()
-	cl, err := dialServer(ctx, cfg, env)
-	if err != nil {
-		rep.Err = err.Error()
-		return rep
-	}
-	defer cl.close()
+// sendMessages is the client of a messages run (runClient has dialed):
+// send for the duration, wait for delivery. started is called when the
+// first message leaves, for the timeline.
+func sendMessages(ctx context.Context, cfg peerConfig, cl client, rep *clientReport, started func()) {
 	snd, err := cl.messages(ctx)
 	if err != nil {
 		rep.Err = fmt.Sprintf("messages: %v", err)
-		return rep
+		return
 	}
 	if started != nil {
 		started()
@@ -170,7 +157,6 @@ func runMessagesClient(ctx context.Context, cfg peerConfig, env *env, started fu
 		rep.Err = fmt.Sprintf("messages: end of the run: %v", err)
 	}
 	rep.Lost = cl.lost()
-	return rep
 }
 
 // checkMessages refuses a messages run that Parse would have refused but
@@ -186,24 +172,15 @@ func checkMessages(cfg peerConfig) error {
 	return nil
 }
 
-// runMessagesServer is the server of a messages run: it reports
-// readiness, then times every message until the client ends the run.
-func runMessagesServer(ctx context.Context, cfg peerConfig, env *env, ready func(serverInfo)) (rep serverReport) {
-	srv, err := startServer(cfg, env, ready)
-	if err != nil {
-		rep.Err = err.Error()
-		return rep
-	}
-	defer srv.close()
-	defer func() { rep.Recovered = srv.recovered() }()
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+runSlack)
-	defer cancel()
+// serveMessages is the server of a messages run (runServer has started
+// it): it times every message until the client ends the run.
+func serveMessages(ctx context.Context, srv server, rep *serverReport) {
 	m := &messageServerReport{}
 	rep.Messages = m
 	var seen bitset
 	var bad error
 	var first, last time.Time
-	err = srv.receive(ctx, func(b []byte) {
+	err := srv.receive(ctx, func(b []byte) {
 		now := time.Now()
 		seq, warmup, sent, err := readHeader(b)
 		if err == nil && seq >= scenario.MaxMessages {
@@ -238,7 +215,6 @@ func runMessagesServer(ctx context.Context, cfg peerConfig, env *env, ready func
 	case bad != nil:
 		rep.Err = fmt.Sprintf("messages: %v", bad)
 	}
-	return rep
 }
 
 // bitset is a set of sequence numbers.

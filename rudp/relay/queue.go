@@ -32,20 +32,30 @@ func putBuf(b *[]byte) {
 //     client) or the oldest ones (a client, like every carrier: the newest
 //     packet is the one the engine most wants delivered).
 //
-// Pushing never blocks. The writer takes everything at once, priority
-// packets first.
+// Pushing never blocks. The writer takes everything at once, in the order
+// it was queued: a DisconnectNotification must not overtake the Data that
+// came before it (toxcore never queues Data, it writes or drops it, so
+// there the order holds too), or the peer drops the last packets of a
+// link that closed, a connection's CLOSE among them.
 type sendQueue struct {
-	mu         sync.Mutex // guards everything below
-	prio, data []*[]byte
-	dataBytes  int
-	closed     bool
-	writing    bool // take handed packets to the writer, which has not called written yet
+	mu        sync.Mutex // guards everything below
+	pkts      []queued   // in the order pushed
+	nPrio     int        // priority packets in pkts
+	dataBytes int        // bytes of the other packets in pkts
+	closed    bool
+	writing   bool // take handed packets to the writer, which has not called written yet
 
 	maxPrio, maxBytes int
 	dropOldest        bool
 
 	wake  chan struct{} // capacity 1: something was queued
 	drops atomic.Uint64 // data packets dropped
+}
+
+// queued is one packet in a sendQueue.
+type queued struct {
+	b    *[]byte
+	prio bool
 }
 
 func newSendQueue(maxPrio, maxBytes int, dropOldest bool) *sendQueue {
@@ -83,16 +93,17 @@ func (q *sendQueue) pushLocked(b *[]byte, priority bool) pushResult {
 		putBuf(b)
 		return closedQ
 	case priority:
-		if len(q.prio) >= q.maxPrio {
+		if q.nPrio >= q.maxPrio {
 			putBuf(b)
 			return overflow
 		}
-		q.prio = append(q.prio, b)
+		q.pkts = append(q.pkts, queued{b, true})
+		q.nPrio++
 		return pushed
 	}
 	n := len(*b)
 	if q.dataBytes+n <= q.maxBytes {
-		q.data = append(q.data, b)
+		q.pkts = append(q.pkts, queued{b, false})
 		q.dataBytes += n
 		return pushed
 	}
@@ -101,29 +112,33 @@ func (q *sendQueue) pushLocked(b *[]byte, priority bool) pushResult {
 		q.drops.Add(1)
 		return dropped
 	}
-	for q.dataBytes+n > q.maxBytes {
-		old := q.data[0]
-		q.data[0] = nil
-		q.data = q.data[1:]
-		q.dataBytes -= len(*old)
-		putBuf(old)
-		q.drops.Add(1)
+	// Drop the oldest data packets, keeping the priority ones in place.
+	kept := q.pkts[:0]
+	for _, p := range q.pkts {
+		if !p.prio && q.dataBytes+n > q.maxBytes {
+			q.dataBytes -= len(*p.b)
+			putBuf(p.b)
+			q.drops.Add(1)
+			continue
+		}
+		kept = append(kept, p)
 	}
-	q.data = append(q.data, b)
+	clear(q.pkts[len(kept):])
+	q.pkts = append(kept, queued{b, false})
 	q.dataBytes += n
 	return dropped
 }
 
-// take appends every queued packet to dst, priority ones first, and
-// empties the queue.
+// take appends every queued packet to dst, in the order they were
+// pushed, and empties the queue.
 func (q *sendQueue) take(dst []*[]byte) []*[]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	dst = append(dst, q.prio...)
-	dst = append(dst, q.data...)
-	clear(q.prio)
-	clear(q.data)
-	q.prio, q.data, q.dataBytes = q.prio[:0], q.data[:0], 0
+	for _, p := range q.pkts {
+		dst = append(dst, p.b)
+	}
+	clear(q.pkts)
+	q.pkts, q.nPrio, q.dataBytes = q.pkts[:0], 0, 0
 	q.writing = len(dst) > 0
 	return dst
 }
@@ -139,7 +154,7 @@ func (q *sendQueue) written() {
 func (q *sendQueue) idle() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return !q.writing && len(q.prio) == 0 && len(q.data) == 0
+	return !q.writing && len(q.pkts) == 0
 }
 
 // close empties the queue for good; later pushes return closedQ.
@@ -147,11 +162,8 @@ func (q *sendQueue) close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
-	for _, b := range q.prio {
-		putBuf(b)
+	for _, p := range q.pkts {
+		putBuf(p.b)
 	}
-	for _, b := range q.data {
-		putBuf(b)
-	}
-	q.prio, q.data, q.dataBytes = nil, nil, 0
+	q.pkts, q.nPrio, q.dataBytes = nil, 0, 0
 }
