@@ -17,6 +17,7 @@ import (
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/message"
 	"github.com/pydevts/pydevts/rudp"
+	"github.com/pydevts/pydevts/rudp/relay"
 )
 
 // connFlags are the flags listen and dial share.
@@ -25,6 +26,7 @@ type connFlags struct {
 	messages bool
 	stats    bool
 	tcp      bool
+	relay    string
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -32,6 +34,31 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.messages, "messages", false, "one message per line instead of a stream")
 	fs.BoolVar(&c.stats, "stats", false, "print the connection's final statistics as JSON on stderr")
 	fs.BoolVar(&c.tcp, "tcp", false, "run the connection over direct TCP instead of UDP (for networks that block UDP; both sides must use it)")
+	fs.StringVar(&c.relay, "relay", "", "run the connection through the Tox TCP relay `ADDR/KEY` (host:port and its 64-hex public key, as pydevts relay prints it); both sides use the same relay, and no ADDR argument is given")
+}
+
+// relayFlag parses --relay ADDR/KEY.
+func (c *connFlags) relayFlag() (addr string, key relay.PublicKey, err error) {
+	i := strings.LastIndexByte(c.relay, '/')
+	if i < 0 {
+		return "", key, fmt.Errorf("%w: --relay %q: want ADDR/KEY (host:port/64 hex digits)", errUsage, c.relay)
+	}
+	if key, err = relay.ParsePublicKey(c.relay[i+1:]); err != nil {
+		return "", key, fmt.Errorf("%w: --relay: %v", errUsage, err)
+	}
+	if c.tcp {
+		return "", key, fmt.Errorf("%w: --relay and --tcp exclude each other", errUsage)
+	}
+	return c.relay[:i], key, nil
+}
+
+// args checks the positional arguments: the address (what, for the
+// message), unless --relay is given.
+func (c *connFlags) args(pos []string, what string) error {
+	if c.relay != "" {
+		return wantArgs(pos, 0, "no address with --relay")
+	}
+	return wantArgs(pos, 1, what)
 }
 
 // network is the network to listen or dial on: "udp", or "tcp" with --tcp.
@@ -63,7 +90,7 @@ func interrupted() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
 }
 
-// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] [--tcp] ADDR
+// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] [--tcp] ADDR | --relay ADDR/KEY
 func runListen(args []string, std stdio) error {
 	fl := newFlags("listen", "ADDR", std.errOut)
 	var cf connFlags
@@ -74,7 +101,7 @@ func runListen(args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 1, "the address to listen on (host:port)"); err != nil {
+	if err := cf.args(pos, "the address to listen on (host:port)"); err != nil {
 		return err
 	}
 	id, fresh, err := cf.identity()
@@ -89,18 +116,32 @@ func runListen(args []string, std stdio) error {
 		}
 		fps = append(fps, card)
 	}
-	l, err := rudp.Listen(cf.network(), pos[0], &rudp.Config{Identity: id, Allow: fps})
-	if err != nil {
+	ctx, stop := interrupted()
+	defer stop()
+	cfg := &rudp.Config{Identity: id, Allow: fps}
+	var l *rudp.Listener
+	if cf.relay != "" {
+		addr, key, err := cf.relayFlag()
+		if err != nil {
+			return err
+		}
+		l, err = rudp.ListenRelay(ctx, addr, key, cfg)
+		if err != nil {
+			return interruptedErr(ctx, err)
+		}
+	} else if l, err = rudp.Listen(cf.network(), pos[0], cfg); err != nil {
 		return err
 	}
 	defer l.Close()
 	if fresh {
 		fmt.Fprintf(std.errOut, "identity: %s\n", id.Card())
 	}
-	fmt.Fprintf(std.errOut, "listening on %s\n", l.Addr())
+	if cf.relay != "" {
+		fmt.Fprintf(std.errOut, "listening on relay %s\n", cf.relay)
+	} else {
+		fmt.Fprintf(std.errOut, "listening on %s\n", l.Addr())
+	}
 
-	ctx, stop := interrupted()
-	defer stop()
 	c, err := l.Accept(ctx)
 	if err != nil {
 		return interruptedErr(ctx, err)
@@ -179,7 +220,7 @@ func interruptedErr(ctx context.Context, err error) error {
 	return err
 }
 
-// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] [--tcp] ADDR
+// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] [--tcp] ADDR | --relay ADDR/KEY
 func runDial(args []string, std stdio) error {
 	fl := newFlags("dial", "ADDR", std.errOut)
 	var cf connFlags
@@ -189,7 +230,7 @@ func runDial(args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 1, "the address to dial (host:port)"); err != nil {
+	if err := cf.args(pos, "the address to dial (host:port)"); err != nil {
 		return err
 	}
 	if *peerArg == "" {
@@ -205,7 +246,16 @@ func runDial(args []string, std stdio) error {
 	}
 	ctx, stop := interrupted()
 	defer stop()
-	c, err := rudp.Dial(ctx, cf.network(), pos[0], peer, &rudp.Config{Identity: id})
+	var c *rudp.Conn
+	if cf.relay != "" {
+		addr, key, ferr := cf.relayFlag()
+		if ferr != nil {
+			return ferr
+		}
+		c, err = rudp.DialRelay(ctx, addr, key, peer, &rudp.Config{Identity: id})
+	} else {
+		c, err = rudp.Dial(ctx, cf.network(), pos[0], peer, &rudp.Config{Identity: id})
+	}
 	if err != nil {
 		return interruptedErr(ctx, err)
 	}

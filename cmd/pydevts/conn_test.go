@@ -48,7 +48,10 @@ func startListen(t *testing.T, args ...string) *listener {
 	l := &listener{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1)}
 	pr, pw := io.Pipe()
 	go func() {
-		code := run(append([]string{"listen"}, append(args, "127.0.0.1:0")...), stdio{strings.NewReader(""), l.stdout, io.MultiWriter(pw, l.stderr)})
+		if !slices.Contains(args, "--relay") {
+			args = append(args, "127.0.0.1:0")
+		}
+		code := run(append([]string{"listen"}, args...), stdio{strings.NewReader(""), l.stdout, io.MultiWriter(pw, l.stderr)})
 		pw.Close()
 		l.done <- code
 	}()
@@ -203,5 +206,39 @@ func TestDialErrors(t *testing.T) {
 	}
 	if code, _, errOut := runCmd("listen", "--allow", "nothex", "127.0.0.1:0"); code != 1 || !strings.Contains(errOut, "fingerprint") {
 		t.Errorf("listen --allow nothex: %d %q", code, errOut)
+	}
+}
+
+// TestListenDialRelay: with --relay on both sides a stream goes through an
+// in-process `pydevts relay` only, and the statistics say so.
+func TestListenDialRelay(t *testing.T) {
+	key, addr, _, _ := startRelay(t)
+	via := addr + "/" + key.String()
+	l := startListen(t, "--relay", via)
+	data := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{5}).Read(data)
+	var o, e bytes.Buffer
+	code := run([]string{"dial", "--relay", via, "--peer", l.identity, "--stats"}, stdio{bytes.NewReader(data), &o, &e})
+	if code != 0 {
+		t.Fatalf("dial --relay exited %d: %s", code, e.String())
+	}
+	if code := l.wait(t); code != 0 {
+		t.Fatalf("listen --relay exited %d: %s", code, l.stderr.String())
+	}
+	if got := l.stdout.String(); got != string(data) {
+		t.Fatalf("listen wrote %d bytes, dial sent %d", len(got), len(data))
+	}
+	last := strings.Split(strings.TrimSpace(e.String()), "\n")
+	var st map[string]any
+	if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st["path"].(string); !strings.HasPrefix(p, "relay "+addr+" ") {
+		t.Fatalf("path %q, want through relay %s", p, addr)
+	}
+	for _, bad := range [][]string{{"--relay", "127.0.0.1:1"}, {"--relay", "127.0.0.1:1/zz"}, {"--relay", via, "127.0.0.1:1"}, {"--relay", via, "--tcp"}} {
+		if code := run(append([]string{"dial", "--peer", l.identity}, bad...), stdio{strings.NewReader(""), io.Discard, io.Discard}); code == 0 {
+			t.Errorf("dial %v succeeded", bad)
+		}
 	}
 }
