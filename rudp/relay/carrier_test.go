@@ -93,6 +93,9 @@ func TestCarrierOOBThenData(t *testing.T) {
 	ain, _ := receive(a)
 	bin, _ := receive(b)
 	akey, bkey := a.Client().PublicKey(), b.Client().PublicKey()
+	// The relay drops OOB for a client it has not confirmed yet (its
+	// first packet, a ping, may still be on its way under load).
+	waitFor(t, "the relay to confirm both clients", func() bool { return s.Stats().Confirmed >= 2 })
 
 	if err := a.Send([][]byte{{1}}, PeerAddr(bkey)); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("Send to an unknown peer: %v", err)
