@@ -103,6 +103,7 @@ type config struct {
 	streams   stream.Config
 	messages  message.Config
 	parkAfter time.Duration // parkAfter when the endpoint was made: tests change it
+	parkRace  func(string)  // likewise parkRace
 	// maxDatagramDefault: MaxDatagram was left zero, so an IPv6 peer gets
 	// maxDatagramIPv6.
 	maxDatagramDefault bool
@@ -166,6 +167,7 @@ func (c *Config) resolve() (*config, error) {
 		SendBuffer: cfg.SendBuffer, MaxIncoming: cfg.MaxIncomingStreams}
 	cfg.messages = message.Config{Window: cfg.MessageWindow}
 	cfg.parkAfter = parkAfter
+	cfg.parkRace = parkRace
 	return &cfg, nil
 }
 

@@ -152,14 +152,21 @@ func (c *Conn) start() {
 
 // wakeLoop tells the loop there may be something to do, starting it if it
 // is parked; it never blocks.
+//
+// The token goes into c.wake first and the state is looked at second;
+// park stores the state first and looks for a token second. So whatever
+// the interleaving, either park sees the token and goes on, or this sees
+// the loop parked and starts it: a wake is never lost between the two.
 func (c *Conn) wakeLoop() {
-	if c.loopState.CompareAndSwap(loopParked, loopRunning) {
-		go c.run()
-		return
-	}
 	select {
 	case c.wake <- struct{}{}:
-	default:
+	default: // a token is there already
+	}
+	if c.cfg.parkRace != nil {
+		c.cfg.parkRace("wake")
+	}
+	if c.loopState.CompareAndSwap(loopParked, loopRunning) {
+		go c.run()
 	}
 }
 

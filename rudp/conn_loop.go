@@ -18,6 +18,12 @@ func (c *Conn) run() {
 		}
 	} else {
 		c.parkTimer.Stop()
+		// The token that woke this goroutine: the first pass below does
+		// everything queued before it.
+		select {
+		case <-c.wake:
+		default:
+		}
 	}
 	for c.state != stateEnded {
 		// Queued datagrams and ops are handled before sending: one flush
@@ -74,17 +80,24 @@ func (c *Conn) park(next time.Time) bool {
 	} else {
 		c.parkTimer.Reset(d)
 	}
+	if c.cfg.parkRace != nil {
+		c.cfg.parkRace("park")
+	}
 	c.loopState.Store(loopParked)
-	// A wakeLoop before the store found the loop running and left a
-	// token: take it back and go on, unless a wakeLoop after the store
-	// has already started the next goroutine.
-	select {
-	case <-c.wake:
-		if c.loopState.CompareAndSwap(loopParked, loopRunning) {
-			c.parkTimer.Stop()
-			return false
+	if c.cfg.parkRace != nil {
+		c.cfg.parkRace("parked")
+	}
+	// A token means a wakeLoop may have seen the loop still running
+	// (see wakeLoop): go on, unless one has already started the next
+	// goroutine, which then owns the token. Going on, take the token:
+	// the next pass does what it stood for.
+	if len(c.wake) > 0 && c.loopState.CompareAndSwap(loopParked, loopRunning) {
+		c.parkTimer.Stop()
+		select {
+		case <-c.wake:
+		default:
 		}
-	default:
+		return false
 	}
 	return true
 }

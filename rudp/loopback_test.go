@@ -26,6 +26,32 @@ func listenLoopback(t testing.TB, cfg *Config) *Listener {
 	return l
 }
 
+// connectLoopback connects a client to a new loopback listener, both
+// with cfg, and returns both sides; the test's end closes them.
+func connectLoopback(t testing.TB, ctx context.Context, cfg *Config) (client, server *Conn) {
+	t.Helper()
+	l := listenLoopback(t, cfg)
+	accepted := make(chan *Conn, 1)
+	go func() {
+		c, err := l.Accept(ctx)
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := Dial(ctx, "udp4", l.Addr().String(), l.Endpoint().Identity().Card(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseWithError(0, "") })
+	select {
+	case s := <-accepted:
+		return c, s
+	case <-ctx.Done():
+		t.Fatal("the listener accepted no connection")
+		return nil, nil
+	}
+}
+
 func clientEndpoint(t testing.TB, cfg *Config) *Endpoint {
 	t.Helper()
 	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -311,22 +337,9 @@ func TestIdleConnectionParks(t *testing.T) {
 	defer func(d time.Duration) { parkAfter = d }(parkAfter)
 	parkAfter = 50 * time.Millisecond
 	cfg := &Config{IdleTimeout: 3 * time.Second, KeepAlive: 300 * time.Millisecond}
-	l := listenLoopback(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	accepted := make(chan *Conn, 1)
-	go func() {
-		c, err := l.Accept(ctx)
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	c, err := Dial(ctx, "udp4", l.Addr().String(), l.Endpoint().Identity().Card(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseWithError(0, "")
-	s := <-accepted
+	c, s := connectLoopback(t, ctx, cfg)
 	parked := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -368,5 +381,56 @@ func TestIdleConnectionParks(t *testing.T) {
 	case <-s.Done():
 	case <-ctx.Done():
 		t.Fatal("the peer did not see the close")
+	}
+}
+
+// TestParkWakeRace: loops that park between pings, woken by the peer's
+// packets and their own user just as they park, never miss a wake.
+// parkRace holds open the windows where a wake and a park cross, which
+// otherwise last nanoseconds; nothing else would wake a loop that missed
+// a wake (keepalive and idle timeout are an hour away), so a lost one
+// stalls a ping until the test's deadline. Both cases failed every
+// run or two before wakeLoop put its token in before it looked at the
+// state: a wake that saw the loop running, then a park that saw no token.
+func TestParkWakeRace(t *testing.T) {
+	for name, delays := range map[string]map[string]time.Duration{
+		"wake-while-parking": {"park": 300 * time.Microsecond, "wake": time.Millisecond},
+		"both-slow":          {"parked": 200 * time.Microsecond, "wake": 200 * time.Microsecond},
+	} {
+		t.Run(name, func(t *testing.T) { parkWakeRace(t, delays) })
+	}
+}
+
+func parkWakeRace(t *testing.T, delays map[string]time.Duration) {
+	defer func(d time.Duration) { parkAfter = d }(parkAfter)
+	defer func() { parkRace = nil }()
+	parkAfter = 10 * time.Minute
+	parkRace = func(where string) { time.Sleep(delays[where]) }
+	cfg := &Config{IdleTimeout: time.Hour, KeepAlive: 59 * time.Minute}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, s := connectLoopback(t, ctx, cfg)
+	go func() {
+		for {
+			m, err := s.ReceiveMessage(ctx)
+			if err != nil {
+				return
+			}
+			go s.SendMessage(ctx, m)
+		}
+	}()
+	const pings = 2000
+	for i := range pings {
+		want := fmt.Sprintf("ping %d", i)
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.SendMessage(pctx, []byte(want))
+		var got []byte
+		if err == nil {
+			got, err = c.ReceiveMessage(pctx)
+		}
+		pcancel()
+		if err != nil || string(got) != want {
+			t.Fatalf("ping %d of %d: got %q, %v; client %+v", i, pings, got, err, c.Stats())
+		}
 	}
 }

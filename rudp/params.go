@@ -54,6 +54,9 @@ var (
 	// connection parks, and not one between two requests a few RTTs
 	// apart.
 	parkAfter = time.Second
+	// parkRace, set by a test, runs where a wakeLoop and a park can
+	// cross (between their two steps), to hold that window open.
+	parkRace func(where string)
 )
 
 // Limits of an endpoint.
