@@ -212,10 +212,10 @@ func checkResults(t *testing.T, results []Result, emulator string) {
 			t.Errorf("%s: goodput %.1f Mbit/s", name, r.GoodputMbps)
 		}
 		if r.LatencyIdle.N != idleProbes || r.LatencyIdle.P50 < 10 {
-			t.Errorf("%s: idle latency %+v with a 10 ms RTT", name, r.LatencyIdle)
+			t.Errorf("%s: idle latency %+v with a 10 ms RTT; %s", name, r.LatencyIdle, r.ProbeErr)
 		}
 		if r.LatencyLoaded.N == 0 || r.CPUTotal <= 0 {
-			t.Errorf("%s: loaded latency %+v, CPU %v", name, r.LatencyLoaded, r.CPUTotal)
+			t.Errorf("%s: loaded latency %+v, CPU %v; %s", name, r.LatencyLoaded, r.CPUTotal, r.ProbeErr)
 		}
 		if strings.HasPrefix(r.Scenario, "lossy") && r.Link.LossAB == 0 {
 			t.Errorf("%s: the lossy link lost nothing", name)

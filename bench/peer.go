@@ -82,6 +82,9 @@ type clientReport struct {
 	Err     string    `json:"error,omitempty"`
 	CPU     float64   `json:"cpu_seconds"`
 	MaxRSS  int64     `json:"max_rss_bytes"`
+	// ProbeErr says why the probes stopped early: the first probe that
+	// failed, with what the transport knew of its connection then.
+	ProbeErr string `json:"probe_error,omitempty"`
 
 	Messages *messageClientReport `json:"messages,omitempty"` // the messages workload's
 }
@@ -201,7 +204,8 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 	probing := true
 	for idle := time.Now(); len(rep.Idle) < idleProbes && time.Since(idle) < idleBudget; {
 		t := time.Now()
-		if !probe(ctx, cl) {
+		if err := probe(ctx, cl); err != nil {
+			rep.ProbeErr = fmt.Sprintf("idle probe %d after %v: %v", len(rep.Idle)+1, time.Since(t).Round(time.Millisecond), err)
 			probing = false
 			break
 		}
@@ -220,9 +224,13 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 	if d, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		d.SetWriteDeadline(stop) // a Write blocked by flow control ends with the run
 	}
-	probes := make(chan []float64, 1)
+	type loaded struct {
+		samples []float64
+		err     string
+	}
+	probes := make(chan loaded, 1)
 	go func() {
-		var samples []float64
+		var l loaded
 		tick := time.NewTicker(loadedProbeEvery)
 		defer tick.Stop()
 		for now := range tick.C {
@@ -230,14 +238,15 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 				break
 			}
 			t := time.Now()
-			if !probe(ctx, cl) {
+			if err := probe(ctx, cl); err != nil {
+				l.err = fmt.Sprintf("loaded probe after %v: %v", time.Since(t).Round(time.Millisecond), err)
 				break
 			}
 			if t.Sub(start) >= cfg.Warmup {
-				samples = append(samples, ms(time.Since(t)))
+				l.samples = append(l.samples, ms(time.Since(t)))
 			}
 		}
-		probes <- samples
+		probes <- l
 	}()
 	chunk := make([]byte, 64<<10)
 	rand.Read(chunk) // incompressible, though nothing here compresses
@@ -255,7 +264,11 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 	rep.Lost = cl.lost()
 	w.Close()
 	select {
-	case rep.Loaded = <-probes:
+	case l := <-probes:
+		rep.Loaded = l.samples
+		if rep.ProbeErr == "" {
+			rep.ProbeErr = l.err
+		}
 	case <-time.After(5 * time.Second):
 		// A probe stuck behind a dead path: the samples so far are lost
 		// with it, which the report shows as missing percentiles.
@@ -263,11 +276,17 @@ func runClient(ctx context.Context, cfg peerConfig, env *env, bulkStarted func()
 	return rep
 }
 
-// probe does one request/response exchange within probeTimeout.
-func probe(ctx context.Context, cl client) bool {
+// probe does one request/response exchange within probeTimeout. Its
+// error carries the client's account of the connection, where the
+// transport gives one.
+func probe(ctx context.Context, cl client) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	return cl.ping(ctx) == nil
+	err := cl.ping(ctx)
+	if d, ok := cl.(interface{ diagnose() string }); ok && err != nil {
+		err = fmt.Errorf("%w (%s)", err, d.diagnose())
+	}
+	return err
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

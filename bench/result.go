@@ -52,6 +52,9 @@ type Result struct {
 	Idle     *IdleResult     `json:"idle,omitempty"`
 	Fairness *FairnessResult `json:"fairness,omitempty"`
 
+	// ProbeErr says why the latency probes stopped before the run ended.
+	ProbeErr string `json:"probe_error,omitempty"`
+
 	Valid    bool     `json:"valid"`              // passed every check
 	Problems []string `json:"problems,omitempty"` // why it is flagged
 	Skipped  string   `json:"skipped,omitempty"`  // why it did not run ("n/a")

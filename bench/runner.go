@@ -147,6 +147,7 @@ func fill(res *Result, srv serverReport, cl clientReport) {
 		res.GoodputMbps = float64(srv.Window) * 8 / srv.Seconds / 1e6
 	}
 	res.LatencyIdle, res.LatencyLoaded = percentiles(cl.Idle), percentiles(cl.Loaded)
+	res.ProbeErr = cl.ProbeErr
 	res.Lost = cl.Lost
 	res.FECRecoveries = srv.Recovered
 	res.CPUClient, res.CPUServer = cl.CPU, srv.CPU

@@ -146,6 +146,14 @@ func pydevtsPing(ctx context.Context, c *rudp.Conn) error {
 
 func (c *pydevtsClient) lost() int64 { return int64(c.c.Stats().PacketsLost) }
 
+// diagnose sums up the connection for a failed probe.
+func (c *pydevtsClient) diagnose() string {
+	s := c.c.Stats()
+	return fmt.Sprintf("sent %d recv %d lost %d dropped %d PTOs %d, rtt %v, cwnd %d in flight %d, %s, path %s, conn err %v",
+		s.PacketsSent, s.PacketsReceived, s.PacketsLost, s.PacketsDropped, s.ProbeTimeouts, s.SmoothedRTT,
+		s.CongestionWindow, s.BytesInFlight, s.CongestionState, s.Path, c.c.Err())
+}
+
 func (c *pydevtsClient) close() error {
 	c.c.CloseWithError(0, "")
 	return c.ep.Close()
