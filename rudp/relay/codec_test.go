@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 
@@ -212,6 +213,11 @@ func TestHandshakeFailures(t *testing.T) {
 	}
 	if _, err := h.Finish(reply[:95]); err == nil {
 		t.Error("95-byte reply accepted")
+	}
+	// Our own hello's nonce and box sent back open with the same key (the
+	// fuzzer found it): a reflection, refused.
+	if _, err := h.Finish(hello[KeySize:]); !errors.Is(err, errReflected) {
+		t.Errorf("our own hello sent back as the reply: %v", err)
 	}
 }
 

@@ -28,6 +28,9 @@ type ClientHandshake struct {
 	longTerm   [32]byte // beforenm(server long-term pk, client long-term sk)
 	tempSecret [KeySize]byte
 	baseNonce  Nonce // the client's own: it seals with it
+	// sent is the plaintext of our hello: a reply that opens to it is our
+	// own hello sent back (both directions use the one long-term key).
+	sent [helloPlainSize]byte
 }
 
 // NewClientHandshake starts a handshake from the client key pair self to
@@ -45,6 +48,7 @@ func NewClientHandshake(self KeyPair, server PublicKey, rand io.Reader) (*Client
 	if err != nil {
 		return nil, nil, err
 	}
+	h.sent = plain
 	msg := make([]byte, 0, ClientHelloSize)
 	msg = append(msg, self.Public[:]...)
 	msg = append(msg, n[:]...)
@@ -76,6 +80,9 @@ func newHelloPlain(rand io.Reader, tempSecret *[KeySize]byte, base, msgNonce *No
 // without a word, as toxcore does.
 var (
 	errHelloOpen = errors.New("relay: handshake message does not decrypt (wrong relay key, or not a Tox relay handshake)")
+	// errReflected: the reply is the box of our own hello, sent back by
+	// someone who cannot open it.
+	errReflected = errors.New("relay: the server's handshake reply is our own hello sent back")
 )
 
 // Finish opens the server's 96-byte reply and returns the session.
@@ -86,6 +93,9 @@ func (h *ClientHandshake) Finish(reply []byte) (*Session, error) {
 	peerTemp, peerBase, err := openHello(reply[:NonceSize], reply[NonceSize:], &h.longTerm)
 	if err != nil {
 		return nil, err
+	}
+	if [KeySize]byte(peerTemp) == [KeySize]byte(h.sent[:KeySize]) {
+		return nil, errReflected
 	}
 	return deriveSession(&peerTemp, &h.tempSecret, h.baseNonce, peerBase)
 }
