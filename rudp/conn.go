@@ -61,7 +61,10 @@ type Conn struct {
 
 	// Loop-owned from here on.
 	state      connState
-	remote     netip.AddrPort
+	remote     netip.AddrPort // the active path's address
+	paths      []*path        // every way to the peer; see conn_path.go
+	active     *path          // the one traffic goes on
+	losingPath bool           // the active path's packets are being given up: not congestion
 	ini        *handshake.Initiator
 	hsSent     time.Time // when the latest initiation left
 	hsNext     time.Time // when to send the next one
@@ -111,7 +114,9 @@ const (
 	stateEnded
 )
 
-func newConn(e *Endpoint, initiator bool, id uint64, remote netip.AddrPort) (*Conn, error) {
+// newConn makes a connection that reaches the peer at each of paths (at
+// least one); the first is the active one until the peer answers.
+func newConn(e *Endpoint, initiator bool, id uint64, paths []pathAddr) (*Conn, error) {
 	now := time.Now()
 	c := &Conn{
 		e:           e,
@@ -123,12 +128,16 @@ func newConn(e *Endpoint, initiator bool, id uint64, remote netip.AddrPort) (*Co
 		closed:      make(chan struct{}),
 		done:        make(chan struct{}),
 		wake:        make(chan struct{}, 1),
-		remote:      remote,
+		remote:      paths[0].addr,
 		born:        now,
 		lastRecv:    now,
 		hsRetry:     handshakeRetry,
 		hsDeadline:  now.Add(e.cfg.HandshakeTimeout),
 	}
+	for i, a := range paths {
+		c.paths = append(c.paths, &path{pathAddr: a, id: i})
+	}
+	c.active = c.paths[0]
 	c.sender.MaxAckDelay = maxAckDelay
 	c.receiver.MaxAckDelay = maxAckDelay
 	c.receiver.AckEvery = ackEveryStart
@@ -153,17 +162,22 @@ func (c *Conn) start() {
 // wakeLoop tells the loop there may be something to do, starting it if it
 // is parked; it never blocks.
 //
-// The token goes into c.wake first and the state is looked at second;
-// park stores the state first and looks for a token second. So whatever
-// the interleaving, either park sees the token and goes on, or this sees
-// the loop parked and starts it: a wake is never lost between the two.
+// A loop found running gets a token in c.wake. Park stores its state
+// first and looks for a token second; so this looks at the state again
+// after leaving the token: either park saw the token and went on, or
+// this sees the loop parked and starts it. A wake is never lost between
+// the two.
 func (c *Conn) wakeLoop() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // a token is there already
+	if c.loopState.CompareAndSwap(loopParked, loopRunning) {
+		go c.run()
+		return
 	}
 	if c.cfg.parkRace != nil {
 		c.cfg.parkRace("wake")
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default: // a token is there already
 	}
 	if c.loopState.CompareAndSwap(loopParked, loopRunning) {
 		go c.run()

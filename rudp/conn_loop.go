@@ -18,12 +18,6 @@ func (c *Conn) run() {
 		}
 	} else {
 		c.parkTimer.Stop()
-		// The token that woke this goroutine: the first pass below does
-		// everything queued before it.
-		select {
-		case <-c.wake:
-		default:
-		}
 	}
 	for c.state != stateEnded {
 		// Queued datagrams and ops are handled before sending: one flush
@@ -87,17 +81,20 @@ func (c *Conn) park(next time.Time) bool {
 	if c.cfg.parkRace != nil {
 		c.cfg.parkRace("parked")
 	}
-	// A token means a wakeLoop may have seen the loop still running
-	// (see wakeLoop): go on, unless one has already started the next
-	// goroutine, which then owns the token. Going on, take the token:
-	// the next pass does what it stood for.
-	if len(c.wake) > 0 && c.loopState.CompareAndSwap(loopParked, loopRunning) {
-		c.parkTimer.Stop()
+	// A token: a wakeLoop saw the loop still running (see wakeLoop). Go
+	// on, unless a wakeLoop has already started the next goroutine: the
+	// token is then that one's, and goes back.
+	select {
+	case <-c.wake:
+		if c.loopState.CompareAndSwap(loopParked, loopRunning) {
+			c.parkTimer.Stop()
+			return false
+		}
 		select {
-		case <-c.wake:
+		case c.wake <- struct{}{}:
 		default:
 		}
-		return false
+	default:
 	}
 	return true
 }
@@ -162,6 +159,7 @@ func (c *Conn) onTimers(now time.Time) {
 		c.sender.DetectLoss(now, c)
 		c.ccReport(now)
 	}
+	c.choosePath(now)
 	if t := c.sender.PTODeadline(); !t.IsZero() && !now.Before(t) {
 		c.sender.OnPTO()
 		c.stats.ptos++
@@ -202,6 +200,14 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		at(c.sender.PTODeadline())
 		at(c.fecFlushDeadline())
 		at(c.lastRecv.Add(c.idleTimeout))
+		if len(c.paths) > 1 {
+			if c.confirmed {
+				at(c.nextProbe())
+			}
+			if a := c.active; !a.unacked.IsZero() {
+				at(a.unacked.Add(c.pathTimeout(a)))
+			}
+		}
 		if c.confirmed {
 			at(later(c.lastSent, c.lastRecv).Add(c.keepAlive()))
 		} else {
@@ -242,9 +248,14 @@ func (c *Conn) sendInitiation(now time.Time) {
 	}
 	c.hsSent, c.hsNext = now, now.Add(c.hsRetry)
 	c.hsRetry = min(2*c.hsRetry, handshakeRetryMax)
-	c.e.carrier.Send([][]byte{msg}, c.remote)
-	c.stats.packetsSent++
-	c.stats.bytesSent += uint64(len(msg))
+	// The same initiation on every path: the first to arrive is answered,
+	// later copies are replays to the peer, and the response comes back
+	// by the fastest path that works.
+	for _, p := range c.paths {
+		p.link.c.Send([][]byte{msg}, p.addr)
+		c.stats.packetsSent++
+		c.stats.bytesSent += uint64(len(msg))
+	}
 }
 
 // end finishes the connection with err: the loop exits after this turn.
