@@ -19,18 +19,40 @@ import (
 )
 
 // TestInteropToxBootstrapd runs exercise against toxcore's own relay:
-// Debian's tox-bootstrapd (package toxcore-utils), with a pinned key, in
-// a network namespace of its own. tox-bootstrapd binds the wildcard
-// address and has no option against it (research/tox.md, section 5, R1);
-// inside the namespace only its loopback exists, so nothing outside this
-// machine, or even outside the namespace, can reach it. The test's own
-// sockets are made inside that namespace too (a thread enters it, makes
-// the socket and leaves: a socket stays in the namespace it was made in).
+// Debian's tox-bootstrapd (package toxcore-utils), started by
+// startToxBootstrapd.
+func TestInteropToxBootstrapd(t *testing.T) {
+	tb := startToxBootstrapd(t)
+	exercise(t, func(ctx context.Context, cfg *ClientConfig) (*Client, error) {
+		nc, err := tb.dialTCP(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return NewClient(ctx, nc, tb.key, cfg)
+	})
+}
+
+// A toxBootstrapd is toxcore's relay, running for one test.
+type toxBootstrapd struct {
+	addr  string    // its TCP relay port, on 127.0.0.1 in netns
+	key   PublicKey // its pinned long-term key
+	netns string    // the path of its network namespace
+}
+
+// startToxBootstrapd runs Debian's tox-bootstrapd (package toxcore-utils)
+// with a pinned key, in a network namespace of its own, until the test
+// ends. tox-bootstrapd binds the wildcard address and has no option
+// against it (research/tox.md, section 5, R1); inside the namespace only
+// its loopback exists, so nothing outside this machine, or even outside
+// the namespace, can reach it. The test's own sockets must be made inside
+// that namespace too (inside: a thread enters it, makes the socket and
+// leaves; a socket stays in the namespace it was made in).
 //
 // The binary and the namespace (root, or CAP_SYS_ADMIN) are needed; the
 // test skips without them, and fails instead under PYDEVTS_REQUIRE_TOOLS
 // (CI, whose .ci/run installs toxcore-utils).
-func TestInteropToxBootstrapd(t *testing.T) {
+func startToxBootstrapd(t *testing.T) *toxBootstrapd {
+	t.Helper()
 	bin, err := exec.LookPath("tox-bootstrapd")
 	if err != nil {
 		requireTool(t, "tox-bootstrapd is not installed (apt-get install toxcore-utils)")
@@ -63,7 +85,7 @@ bootstrap_nodes = ()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer log.Close()
+	t.Cleanup(func() { log.Close() })
 	output := func() string { b, _ := os.ReadFile(logFile); return string(b) }
 	cmd := exec.Command(bin, "--config=relay.conf", "--foreground", "--log-backend=stdout")
 	cmd.Dir = dir
@@ -77,6 +99,8 @@ bootstrap_nodes = ()
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// The namespace has no name and no mount: it ends with its last
+	// process, tox-bootstrapd, and the last socket made in it.
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -92,17 +116,13 @@ bootstrap_nodes = ()
 			t.Errorf("tox-bootstrapd did not report the pinned key %s", relayKey.Public)
 		}
 	})
-	netns := fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
-	if err := inNetns(netns, loopbackUp); err != nil {
-		t.Fatal(err)
+	tb := &toxBootstrapd{
+		addr:  fmt.Sprintf("127.0.0.1:%d", port),
+		key:   relayKey.Public,
+		netns: fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid),
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	dialTCP := func(ctx context.Context) (nc net.Conn, err error) {
-		err = inNetns(netns, func() error {
-			nc, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			return err
-		})
-		return nc, err
+	if err := tb.inside(loopbackUp); err != nil {
+		t.Fatal(err)
 	}
 	// Wait until it listens.
 	waitFor(t, "tox-bootstrapd to listen", func() bool {
@@ -111,20 +131,27 @@ bootstrap_nodes = ()
 			t.Fatalf("tox-bootstrapd exited: %v\n%s", err, output())
 		default:
 		}
-		nc, err := dialTCP(context.Background())
+		nc, err := tb.dialTCP(context.Background())
 		if err != nil {
 			return false
 		}
 		nc.Close()
 		return true
 	})
-	exercise(t, func(ctx context.Context, cfg *ClientConfig) (*Client, error) {
-		nc, err := dialTCP(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return NewClient(ctx, nc, relayKey.Public, cfg)
+	return tb
+}
+
+// inside runs f in tox-bootstrapd's network namespace: the sockets f makes
+// are made there.
+func (tb *toxBootstrapd) inside(f func() error) error { return inNetns(tb.netns, f) }
+
+// dialTCP connects to the relay port from inside the namespace.
+func (tb *toxBootstrapd) dialTCP(ctx context.Context) (nc net.Conn, err error) {
+	err = tb.inside(func() error {
+		nc, err = (&net.Dialer{}).DialContext(ctx, "tcp", tb.addr)
+		return err
 	})
+	return nc, err
 }
 
 // TestInteropOwnServer is the same test body against our server, so the
