@@ -19,6 +19,15 @@ type Config struct {
 	// Endpoint starts (so the node is anonymous across restarts).
 	Identity *handshake.Identity
 
+	// TCP, NoUDP and Relays choose the paths of Listen and Dial (the
+	// Endpoint of NewEndpoint has its one socket). TCP adds direct TCP
+	// on the same address and port as UDP; NoUDP leaves UDP out, for
+	// networks that block it; Relays (up to 3) are Tox TCP relays to go
+	// through as well.
+	TCP    bool
+	NoUDP  bool
+	Relays []Relay
+
 	// Allow lists the fingerprints of the only peers that may connect;
 	// empty: anyone who knows our public identity. Accept, when set, is
 	// asked about each peer as well and refuses it with an error.

@@ -109,7 +109,7 @@ func (c *Conn) fecObserve() {
 // nil when it goes without parity (see the top of this file for when).
 func (c *Conn) fecEncoder() *fec.Encoder {
 	k, m := c.fec.adapter.Ratio()
-	if c.fec.peerK == 0 || m == 0 || !c.sampler.AppLimited() || c.e.carrier.Reliable() {
+	if c.fec.peerK == 0 || m == 0 || !c.sampler.AppLimited() || c.active.link.c.Reliable() {
 		if c.fec.enc != nil {
 			c.fec.enc.SetRatio(k, 0) // an open group is flushed on its timer
 		}
@@ -166,7 +166,8 @@ func (c *Conn) appendParity(now time.Time, group uint64, k, m, index int, shard 
 // the rate sampler, congestion control and the pacer.
 func (c *Conn) sentEliciting(now time.Time, pn uint64, size int, frames []wire.Sent) {
 	st := c.sampler.OnPacketSent(now, size, c.sender.BytesInFlight())
-	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: size, AckEliciting: true, InFlight: true, Frames: frames, CC: st})
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: size, AckEliciting: true, InFlight: true, Frames: frames, CC: st, Path: uint8(c.active.id)})
+	c.elicitingOnPath(now)
 	ctl := c.controller()
 	ctl.OnPacketSent(now, size, c.sender.BytesInFlight())
 	c.pacer.OnSent(now, ctl.PacingRate(), size)
@@ -178,6 +179,8 @@ func (c *Conn) sentEliciting(now time.Time, pn uint64, size int, frames []wire.S
 func (c *Conn) queueOut(buf *[]byte, b []byte) {
 	c.stats.packetsSent++
 	c.stats.bytesSent += uint64(len(b))
+	c.active.packetsSent++
+	c.active.bytesSent += uint64(len(b))
 	*buf = b[:cap(b)]
 	c.outBufs = append(c.outBufs, buf)
 	c.outRaw = append(c.outRaw, b)

@@ -27,6 +27,12 @@ func (c *Conn) handleInbound(in inbound) {
 			return
 		}
 		c.countRecv(len(b))
+		c.heardOn(in, 0, len(b))
+		for _, p := range c.paths {
+			if p.link == in.link && p.addr == in.from {
+				c.active, c.remote = p, p.addr // it answered first
+			}
+		}
 		if err := c.establish(est, c.now); err != nil {
 			// The peer authenticated but speaks something else: say so.
 			c.closeLocal(CodeProtocolViolation, err.Error())
@@ -84,12 +90,7 @@ func (c *Conn) handleData(b []byte, in inbound) {
 			return
 		}
 	}
-	if h.PN > c.largestPN || c.stats.packetsReceived == 1 {
-		// The newest authenticated packet came from here: the peer moved
-		// (a NAT rebinding, a new network); follow it.
-		c.largestPN = h.PN
-		c.remote = in.from
-	}
+	c.heardOn(in, h.PN, len(b))
 	eliciting, err := c.handleFrames(payload)
 	c.ccReport(c.now)
 	if err != nil {
@@ -172,6 +173,7 @@ func (c *Conn) OnAcked(p *ack.Packet) {
 			c.pmtuAcked(int(f.Offset))
 		}
 	}
+	c.ackedOnPath(p)
 	if p.InFlight {
 		c.ccAcked(p)
 	}
@@ -191,7 +193,8 @@ func (c *Conn) OnLost(p *ack.Packet) {
 			c.pmtuLost(int(f.Offset), c.now)
 		}
 	}
-	if p.InFlight {
+	c.lostOnPath(p)
+	if p.InFlight && !c.losingPath {
 		c.ccLost(p)
 	}
 }

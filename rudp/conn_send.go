@@ -16,6 +16,9 @@ func (c *Conn) flush(now time.Time) {
 	if c.state != stateOpen {
 		return
 	}
+	if c.confirmed {
+		c.probePaths(now)
+	}
 	c.fecObserve()
 	for {
 		n := 0
@@ -35,9 +38,17 @@ func (c *Conn) flush(now time.Time) {
 	}
 }
 
-// send sends the packets in c.outRaw and returns their buffers.
+// send sends the packets in c.outRaw on the active path and returns
+// their buffers. While the active path has not answered yet, they go on
+// a path that has too, if there is one: the peer's receive window drops
+// whichever copy comes second.
 func (c *Conn) send() {
-	c.e.carrier.Send(c.outRaw, c.remote)
+	a := c.active
+	a.link.c.Send(c.outRaw, a.addr)
+	if b := c.backupPath(); b != nil {
+		b.link.c.Send(c.outRaw, b.addr)
+		b.packetsSent += uint64(len(c.outRaw))
+	}
 	for _, b := range c.outBufs {
 		c.e.putBuf(b)
 	}
@@ -164,7 +175,7 @@ func (c *Conn) appendPacket(now time.Time) bool {
 	if eliciting {
 		c.sentEliciting(now, pn, len(b), frames)
 	} else {
-		c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames})
+		c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: uint8(c.active.id)})
 	}
 	c.queueOut(buf, b)
 	if inGroup {
@@ -193,19 +204,24 @@ func (c *Conn) closeLocal(code uint64, reason string) {
 	c.sendClose()
 }
 
+// sealOne builds a packet outside the batch: the header with the next
+// packet number, the frames fill appends, sealed.
+func (c *Conn) sealOne(now time.Time, fill func([]byte) []byte) (buf *[]byte, b []byte, pn uint64) {
+	buf = c.e.getBuf()
+	b = (*buf)[:0]
+	pn = c.nextPN
+	c.nextPN++
+	b = wire.AppendHeader(b, wire.Header{KeyPhase: c.sess.Send.Phase(now), ConnID: c.peerID, PN: pn})
+	start := len(b)
+	b = fill(b)
+	ct := c.sess.Send.Seal(b[start:start], b[start:], pn, b[:start])
+	return buf, b[:start+len(ct)], pn
+}
+
 // sendClose sends a packet holding only our CLOSE.
 func (c *Conn) sendClose() {
-	buf := c.e.getBuf()
-	b := (*buf)[:0]
-	phase := c.sess.Send.Phase(c.now)
-	pn := c.nextPN
-	c.nextPN++
-	b = wire.AppendHeader(b, wire.Header{KeyPhase: phase, ConnID: c.peerID, PN: pn})
-	start := len(b)
-	b = wire.AppendClose(b, c.closeCode, c.closeReason)
-	ct := c.sess.Send.Seal(b[start:start], b[start:], pn, b[:start])
-	b = b[:start+len(ct)]
-	c.e.carrier.Send([][]byte{b}, c.remote)
+	buf, b, _ := c.sealOne(c.now, func(b []byte) []byte { return wire.AppendClose(b, c.closeCode, c.closeReason) })
+	c.active.link.c.Send([][]byte{b}, c.active.addr)
 	c.e.putBuf(buf)
 	c.lastClose = c.now
 	c.stats.packetsSent++

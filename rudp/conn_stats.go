@@ -2,8 +2,6 @@ package rudp
 
 import (
 	"time"
-
-	"github.com/pydevts/pydevts/rudp/relay"
 )
 
 // connCounters are a connection's counters, owned by its loop.
@@ -15,6 +13,7 @@ type connCounters struct {
 	requests, requestsSent       uint64
 	persistentCongestion         uint64
 	pmtuProbes, pmtuFallbacks    uint64
+	pathSwitches, pathFailures   uint64
 }
 
 // Stats describe a connection at one moment.
@@ -70,6 +69,13 @@ type Stats struct {
 	CongestionState string
 	Path            string // "udp 192.0.2.1:4000"; "relay 192.0.2.1:33445 [fd…]:port": relay, peer's synthetic address
 	Suite           string // the AEAD protecting the packets
+
+	// Paths are every way to the peer the connection knows, the active
+	// one (Path) among them. PathFailures counts the times the active
+	// path stopped answering, PathSwitches the moves from one path to
+	// another.
+	Paths                      []PathStats
+	PathSwitches, PathFailures uint64
 }
 
 // Stats returns the connection's statistics; after it ended, the last ones.
@@ -102,8 +108,9 @@ func (c *Conn) snapshot() Stats {
 		RTTVar:               c.sender.RTT.Var,
 		LatestRTT:            c.sender.RTT.Latest,
 		BytesInFlight:        c.sender.BytesInFlight(),
-		Path:                 c.path(),
+		Path:                 c.pathName(c.active),
 	}
+	c.pathStats(&s)
 	if c.streams != nil { // established
 		ctl := c.controller()
 		s.CongestionWindow = ctl.Window()
@@ -114,14 +121,4 @@ func (c *Conn) snapshot() Stats {
 	}
 	c.fecStats(&s)
 	return s
-}
-
-// path names the connection's path: the carrier's network, the relay's
-// address for a relay, and the peer's address.
-func (c *Conn) path() string {
-	local := c.e.carrier.LocalAddr()
-	if a, ok := local.(*relay.Addr); ok {
-		return "relay " + a.Relay + " " + c.remote.String()
-	}
-	return local.Network() + " " + c.remote.String()
 }

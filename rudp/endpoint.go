@@ -25,7 +25,8 @@ import (
 type Endpoint struct {
 	cfg       *config
 	log       *slog.Logger
-	carrier   carrier.Carrier
+	carrier   carrier.Carrier // links[0]'s: the endpoint's address
+	links     []*link         // every carrier, fixed when the endpoint is made
 	responder *handshake.Responder
 	accepting bool
 	bufs      sync.Pool // *[]byte of cfg.recvBufSize(), for packets both ways
@@ -67,41 +68,10 @@ type inbound struct {
 	buf  *[]byte
 	n    int
 	from netip.AddrPort
+	link *link // the carrier it came by
 }
 
 func (in inbound) bytes() []byte { return (*in.buf)[:in.n] }
-
-// Listen opens a UDP socket on address ("host:port"; network "udp",
-// "udp4" or "udp6") and returns a Listener that accepts connections on
-// it. The Listener's endpoint can also dial.
-//
-// With network "tcp", "tcp4" or "tcp6" it listens on a TCP port instead,
-// for networks that block UDP: the same connections, each packet a
-// length-prefixed frame on a TCP connection from or to the peer (see
-// DialTCP). Over TCP the engine adds no FEC parity.
-func Listen(network, address string, cfg *Config) (*Listener, error) {
-	var c carrier.Carrier
-	switch network {
-	case "tcp", "tcp4", "tcp6":
-		t, err := carrier.ListenTCP(network, address)
-		if err != nil {
-			return nil, fmt.Errorf("rudp: %w", err)
-		}
-		c = t
-	default:
-		conn, err := listenUDP(network, address)
-		if err != nil {
-			return nil, err
-		}
-		c = carrier.NewUDP(conn)
-	}
-	e, err := newEndpoint(c, cfg, true)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	return &Listener{e: e}, nil
-}
 
 // NewEndpoint serves connections on pc, which it owns from now on: a UDP
 // socket, or any other net.PacketConn (an in-memory test link, say).
@@ -113,7 +83,7 @@ func NewEndpoint(pc net.PacketConn, cfg *Config) (*Endpoint, error) {
 	} else {
 		c = carrier.NewPacketConn(pc, carrier.MaxUDPPayload)
 	}
-	return newEndpoint(c, cfg, true)
+	return newEndpoint([]carrier.Carrier{c}, cfg, true)
 }
 
 func listenUDP(network, address string) (*net.UDPConn, error) {
@@ -128,18 +98,36 @@ func listenUDP(network, address string) (*net.UDPConn, error) {
 	return conn, nil
 }
 
-func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, error) {
+// newEndpoint makes an endpoint on one carrier or more (the first gives
+// the endpoint its address), which it owns from then on, also when it
+// fails.
+func newEndpoint(cars []carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, error) {
+	e, err := newEndpointOn(cars, cfg, accepting)
+	if err != nil {
+		for _, c := range cars {
+			c.Close()
+		}
+	}
+	return e, err
+}
+
+func newEndpointOn(cars []carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, error) {
 	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	if m := c.MaxDatagram(); rc.MaxDatagram > m {
-		rc.MaxDatagram = m // a relay carries at most 2031 bytes
+	if len(cars) == 0 || len(cars) > maxLinks {
+		return nil, fmt.Errorf("rudp: %d carriers for one endpoint, want 1 to %d", len(cars), maxLinks)
+	}
+	for _, c := range cars {
+		if m := c.MaxDatagram(); rc.MaxDatagram > m {
+			rc.MaxDatagram = m // a relay carries at most 2031 bytes
+		}
 	}
 	e := &Endpoint{
 		cfg:       rc,
 		log:       rc.log(),
-		carrier:   c,
+		carrier:   cars[0],
 		accepting: accepting,
 		conns:     map[uint64]*Conn{},
 		acceptQ:   make(chan *Conn, rc.AcceptQueue),
@@ -162,18 +150,24 @@ func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, err
 	if _, err := handshake.NewInitiator(handshake.InitiatorConfig{Identity: rc.Identity, Peer: rc.Identity.Card(), Params: rc.transportParams().encode()}); err != nil {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
-	if t, ok := c.(*carrier.TCP); ok {
-		t.OnBreak(e.pathBroke)
-	}
-	if u, ok := c.(*carrier.UDP); ok {
-		gso, gro := u.Offload()
-		e.log.Debug("rudp: endpoint", "addr", u.LocalAddr(), "gso", gso, "gro", gro)
-		if w := u.BufferWarning(); w != "" {
-			e.log.Warn("rudp: " + w) // once per socket
+	for i, c := range cars {
+		l := &link{c: c, kind: kindOf(c), id: i}
+		e.links = append(e.links, l)
+		if t, ok := c.(*carrier.TCP); ok {
+			t.OnBreak(func(addr netip.AddrPort) { e.pathBroke(l, addr) })
+		}
+		if u, ok := c.(*carrier.UDP); ok {
+			gso, gro := u.Offload()
+			e.log.Debug("rudp: endpoint", "addr", u.LocalAddr(), "gso", gso, "gro", gro)
+			if w := u.BufferWarning(); w != "" {
+				e.log.Warn("rudp: " + w) // once per socket
+			}
 		}
 	}
-	e.workers.Add(2)
-	go e.readLoop()
+	e.workers.Add(1 + len(e.links))
+	for _, l := range e.links {
+		go e.readLoop(l)
+	}
 	go e.handshakeLoop()
 	return e, nil
 }
@@ -184,7 +178,7 @@ func newEndpoint(c carrier.Carrier, cfg *Config, accepting bool) (*Endpoint, err
 // PING. Without it a connection with nothing to send, waiting on the
 // peer's acknowledgments or window, would be cut off until its next
 // keepalive.
-func (e *Endpoint) pathBroke(addr netip.AddrPort) {
+func (e *Endpoint) pathBroke(l *link, addr netip.AddrPort) {
 	e.mu.Lock()
 	conns := make([]*Conn, 0, len(e.conns))
 	for _, c := range e.conns {
@@ -193,7 +187,7 @@ func (e *Endpoint) pathBroke(addr netip.AddrPort) {
 	e.mu.Unlock()
 	for _, c := range conns {
 		c.post(func() {
-			if c.state == stateOpen && c.remote == addr {
+			if c.state == stateOpen && c.active.link == l && c.active.addr == addr {
 				c.ping = true
 			}
 		})
@@ -223,8 +217,9 @@ func (e *Endpoint) newConnID() uint64 {
 	}
 }
 
-// readLoop reads datagrams in batches and hands each to its connection.
-func (e *Endpoint) readLoop() {
+// readLoop reads datagrams from l in batches and hands each to its
+// connection.
+func (e *Endpoint) readLoop(l *link) {
 	defer e.workers.Done()
 	bufs := make([]*[]byte, batchSize)
 	raw := make([][]byte, batchSize)
@@ -235,7 +230,7 @@ func (e *Endpoint) readLoop() {
 		raw[i] = *bufs[i]
 	}
 	for {
-		n, err := e.carrier.Recv(raw, sizes, addrs)
+		n, err := l.c.Recv(raw, sizes, addrs)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || e.isDone() {
 				return
@@ -244,7 +239,7 @@ func (e *Endpoint) readLoop() {
 			continue
 		}
 		for i := range n {
-			if e.dispatch(inbound{buf: bufs[i], n: sizes[i], from: addrs[i]}) {
+			if e.dispatch(inbound{buf: bufs[i], n: sizes[i], from: addrs[i], link: l}) {
 				bufs[i] = e.getBuf()
 				raw[i] = *bufs[i]
 			}
@@ -336,7 +331,7 @@ func (e *Endpoint) answer(in inbound) {
 	switch {
 	case reply != nil:
 		e.counters.cookiesSent.Add(1)
-		e.carrier.Send([][]byte{reply}, in.from)
+		in.link.c.Send([][]byte{reply}, in.from)
 		return
 	case err != nil:
 		e.counters.handshakeDropped.Add(1)
@@ -355,7 +350,7 @@ func (e *Endpoint) answer(in inbound) {
 		e.counters.handshakeDropped.Add(1)
 		return
 	}
-	c, err := newConn(e, false, id, in.from)
+	c, err := newConn(e, false, id, []pathAddr{{in.link, in.from}})
 	if err == nil {
 		err = c.establish(est, now)
 	}
@@ -370,7 +365,7 @@ func (e *Endpoint) answer(in inbound) {
 	e.loops.Add(1)
 	e.mu.Unlock()
 	e.counters.handshakesAccepted.Add(1)
-	e.carrier.Send([][]byte{resp}, in.from)
+	in.link.c.Send([][]byte{resp}, in.from)
 	c.start()
 }
 
@@ -436,13 +431,20 @@ func resolve(addr string) (netip.AddrPort, error) {
 }
 
 func (e *Endpoint) dialAddr(ctx context.Context, addr netip.AddrPort, peer handshake.Card) (*Conn, error) {
+	return e.dialPaths(ctx, []pathAddr{{e.links[0], addr}}, peer)
+}
+
+// dialPaths dials peer on each of paths at once (at least one); the
+// connection starts on the first to answer.
+func (e *Endpoint) dialPaths(ctx context.Context, paths []pathAddr, peer handshake.Card) (*Conn, error) {
+	addr := paths[0].addr
 	e.mu.Lock()
 	if e.closing {
 		e.mu.Unlock()
 		return nil, fmt.Errorf("rudp: dial: %w", net.ErrClosed)
 	}
 	id := e.newConnID()
-	c, err := newConn(e, true, id, addr)
+	c, err := newConn(e, true, id, paths)
 	if err == nil {
 		c.ini, err = handshake.NewInitiator(handshake.InitiatorConfig{
 			Identity: e.cfg.Identity, Peer: peer, LocalID: id, Params: e.cfg.transportParams().encode(),
@@ -503,7 +505,12 @@ func (e *Endpoint) Close() error {
 		c.wakeLoop() // a parked loop must see done too
 	}
 	e.loops.Wait()
-	err := e.carrier.Close()
+	var err error
+	for _, l := range e.links {
+		if cerr := l.c.Close(); err == nil {
+			err = cerr
+		}
+	}
 	e.workers.Wait()
 	for {
 		select {
@@ -533,42 +540,11 @@ func (l *Listener) Endpoint() *Endpoint { return l.e }
 // Close closes the listener, its endpoint and every connection on it.
 func (l *Listener) Close() error { return l.e.Close() }
 
-// Dial connects to the peer with identity peer at address ("host:port") from
-// a new UDP socket of its own, which closes with the connection. With
-// network "tcp", "tcp4" or "tcp6" it connects over a TCP connection of its
-// own instead, to a peer that listens on TCP (see Listen).
-func Dial(ctx context.Context, network, address string, peer handshake.Card, cfg *Config) (*Conn, error) {
-	ap, err := resolve(address)
-	if err != nil {
-		return nil, err
-	}
-	var car carrier.Carrier
-	switch network {
-	case "tcp", "tcp4", "tcp6":
-		car = carrier.DialTCP()
-	default:
-		local := "0.0.0.0:0"
-		if ap.Addr().Is6() {
-			local = "[::]:0"
-		}
-		conn, err := listenUDP(network, local)
-		if err != nil {
-			return nil, err
-		}
-		car = carrier.NewUDP(conn)
-	}
-	e, err := newEndpoint(car, cfg, false)
-	if err != nil {
-		car.Close()
-		return nil, err
-	}
-	return dialOwned(ctx, e, ap, peer)
-}
-
-// dialOwned dials peer at addr through e, an endpoint of the connection's
-// own: it closes with the connection, or now if the dial fails.
-func dialOwned(ctx context.Context, e *Endpoint, addr netip.AddrPort, peer handshake.Card) (*Conn, error) {
-	c, err := e.dialAddr(ctx, addr, peer)
+// dialOwned dials peer on paths through e, an endpoint of the
+// connection's own: it closes with the connection, or now if the dial
+// fails.
+func dialOwned(ctx context.Context, e *Endpoint, paths []pathAddr, peer handshake.Card) (*Conn, error) {
+	c, err := e.dialPaths(ctx, paths, peer)
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/rudp/internal/carrier"
 )
 
 // sinkCarrier is a carrier that drops what is sent and receives nothing
@@ -49,7 +50,7 @@ type handDriven struct {
 var peerAddr = netip.MustParseAddrPort("127.0.0.2:2")
 
 func newHandDriven(t testing.TB) *handDriven {
-	e, err := newEndpoint(newSink(), nil, true)
+	e, err := newEndpoint([]carrier.Carrier{newSink()}, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func newHandDriven(t testing.TB) *handDriven {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := newConn(e, false, 9, peerAddr)
+	c, _ := newConn(e, false, 9, []pathAddr{{e.links[0], peerAddr}})
 	if err := c.establish(est, now); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func (h *handDriven) deliverSealed(pkt []byte) {
 	buf := h.e.getBuf()
 	n := copy(*buf, pkt)
 	h.c.now = h.now
-	h.c.handleInbound(inbound{buf: buf, n: n, from: peerAddr})
+	h.c.handleInbound(inbound{buf: buf, n: n, from: peerAddr, link: h.e.links[0]})
 	if h.c.state == stateOpen {
 		h.c.onTimers(h.now)
 		h.c.flush(h.now)
@@ -160,7 +161,7 @@ func FuzzDispatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		buf := h.e.getBuf()
 		n := copy(*buf, b)
-		if h.e.dispatch(inbound{buf: buf, n: n, from: peerAddr}) {
+		if h.e.dispatch(inbound{buf: buf, n: n, from: peerAddr, link: h.e.links[0]}) {
 			// The buffer went to the connection's queue or the handshake
 			// queue; take it back out so the queues never fill.
 			select {

@@ -18,6 +18,7 @@ type Packet struct {
 	InFlight     bool         // it counts toward bytes in flight (congestion control)
 	Frames       []wire.Sent  // what it carried, for the owners to learn its fate
 	CC           cc.SendState // the rate sampler's snapshot at send, for congestion control
+	Path         uint8        // the path it went on (the engine's numbering)
 	done         bool         // acknowledged or declared lost
 	lostAt       time.Time    // when it was declared lost; zero: it was not
 	lostBehind   uint64       // how far behind the largest acknowledged it was then
@@ -206,6 +207,29 @@ func (s *Sender) DetectLoss(now time.Time, h Handler) {
 		}
 	}
 	s.trim(now)
+}
+
+// LosePath declares lost every outstanding packet sent on path: the
+// engine found the path down, and what the packets carried is to go
+// again on another. Like a REQUEST, it does not count as reordering if
+// one arrives after all.
+func (s *Sender) LosePath(path uint8, h Handler) {
+	for i := range s.packets {
+		if p := &s.packets[i]; !p.done && p.Path == path {
+			s.declareLost(p, h, time.Time{})
+		}
+	}
+	s.ptoCount = 0
+}
+
+// ResetRTT starts the RTT estimate over, from rtt if it is not zero: the
+// connection moved to a path whose RTT it knows (or not) from its probes.
+func (s *Sender) ResetRTT(rtt time.Duration) {
+	s.RTT = RTT{}
+	if rtt > 0 {
+		s.RTT.Update(rtt, 0, s.MaxAckDelay)
+	}
+	s.ptoCount = 0
 }
 
 // declareLost reports p lost. Its record stays a while (see trim), so that

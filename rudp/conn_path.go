@@ -1,0 +1,380 @@
+package rudp
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/pydevts/pydevts/internal/wire"
+	"github.com/pydevts/pydevts/rudp/internal/ack"
+	"github.com/pydevts/pydevts/rudp/internal/carrier"
+	"github.com/pydevts/pydevts/rudp/internal/cc"
+	"github.com/pydevts/pydevts/rudp/relay"
+)
+
+// A link is one carrier of an endpoint: a UDP socket, a TCP carrier or a
+// relay client. An endpoint's links are fixed when it is made.
+type link struct {
+	c    carrier.Carrier
+	kind pathKind
+	id   int // index in Endpoint.links
+}
+
+// maxLinks bounds an endpoint's carriers: UDP, TCP and up to 3 relays,
+// with room to spare.
+const maxLinks = 8
+
+// pathKind says what a link is, in the order of preference: a direct path
+// before a relayed one, UDP before TCP (no head-of-line blocking, FEC).
+type pathKind uint8
+
+const (
+	pathUDP pathKind = iota
+	pathTCP
+	pathRelay
+)
+
+func (k pathKind) String() string {
+	switch k {
+	case pathTCP:
+		return "tcp"
+	case pathRelay:
+		return "relay"
+	}
+	return "udp"
+}
+
+func kindOf(c carrier.Carrier) pathKind {
+	switch c.(type) {
+	case *carrier.TCP:
+		return pathTCP
+	case *relay.Carrier:
+		return pathRelay
+	}
+	return pathUDP
+}
+
+// pathAddr is where a path leads: a link and the peer's address on it.
+type pathAddr struct {
+	link *link
+	addr netip.AddrPort
+}
+
+// A path is one way to the peer: a link and the peer's address on it.
+// Packet numbers, keys, streams and messages belong to the connection;
+// a path has only what tells whether it works and how well. The
+// connection sends on one path, the active one, and probes the others
+// (see choosePath).
+type path struct {
+	pathAddr
+	id int // index in Conn.paths, recorded with each packet sent on it
+
+	heard   time.Time     // the last authenticated packet that came by it
+	acked   time.Time     // when a packet sent on it was last acknowledged
+	unacked time.Time     // sending time of the first ack-eliciting packet on it since; zero: none
+	failed  time.Time     // when it was last found not to answer; zero: never
+	probeAt time.Time     // when it is probed next (not the active path)
+	rtt     time.Duration // smoothed over the acknowledgments of its packets
+
+	packetsSent, packetsReceived, bytesSent, bytesReceived, lost uint64
+}
+
+// Path timing. A path answers when the packets sent on it are
+// acknowledged (by whatever path the acknowledgment takes). The active
+// path is down when an ack-eliciting packet sent on it has waited
+// pathTimeout with nothing sent on it acknowledged since: three of its
+// RTTs plus the peer's ack delay, at least pathTimeoutMin (so that a
+// scheduling hiccup is not taken for an outage) and at most
+// pathHeartbeat, the promise: traffic moves to another path within one
+// heartbeat of its path falling silent.
+const (
+	pathHeartbeat  = time.Second
+	pathTimeoutMin = 200 * time.Millisecond
+	// A path better than the active one is probed every heartbeat, to
+	// come back to it soon after it answers again; a worse one every
+	// pathProbeIdle, to know it is there when it is needed.
+	pathProbeIdle = 10 * time.Second
+	// maxPaths bounds the paths of a connection (an address change on a
+	// link replaces the active path's address rather than add a path).
+	maxPaths = 8
+)
+
+// confirmed reports whether a packet sent on p was acknowledged since p
+// last failed.
+func (p *path) confirmed() bool { return !p.acked.IsZero() && !p.acked.Before(p.failed) }
+
+// up reports whether p may carry traffic: it answered since it last
+// failed, or it never failed.
+func (p *path) up() bool { return p.failed.IsZero() || p.confirmed() }
+
+// heardOn records an authenticated packet of n bytes from in, with packet
+// number pn, on its path.
+func (c *Conn) heardOn(in inbound, pn uint64, n int) {
+	newest := pn > c.largestPN || c.stats.packetsReceived == 1
+	if newest {
+		c.largestPN = pn
+	}
+	a := pathAddr{in.link, in.from}
+	var p *path
+	for _, q := range c.paths {
+		if q.pathAddr == a {
+			p = q
+		}
+	}
+	switch {
+	case p != nil:
+	case newest && in.link == c.active.link:
+		// The newest packet came from a new address on the active
+		// path's link: the peer moved (a NAT rebinding, a new network, a
+		// new TCP connection); follow it.
+		c.active.addr, c.remote = in.from, in.from
+		p = c.active
+	case len(c.paths) < maxPaths:
+		p = &path{pathAddr: a, id: len(c.paths)}
+		c.paths = append(c.paths, p)
+	default:
+		return
+	}
+	p.heard = c.now
+	p.packetsReceived++
+	p.bytesReceived += uint64(n)
+}
+
+// pathTimeout is how long an ack-eliciting packet on p may wait for an
+// acknowledgment before p is taken for down.
+func (c *Conn) pathTimeout(p *path) time.Duration {
+	rtt := max(p.rtt, c.sender.RTT.SmoothedOrInitial())
+	if !c.sender.RTT.HasSample() && p.rtt == 0 {
+		rtt = 0
+	}
+	return min(max(3*rtt+maxAckDelay, pathTimeoutMin), pathHeartbeat)
+}
+
+// choosePath moves traffic off an active path that stopped answering and
+// back to a better one that answers again. It runs with the timers.
+func (c *Conn) choosePath(now time.Time) {
+	if len(c.paths) < 2 || c.state != stateOpen {
+		return
+	}
+	a := c.active
+	if !a.unacked.IsZero() && now.Sub(a.unacked) >= c.pathTimeout(a) {
+		a.failed, a.unacked = now, time.Time{}
+		c.stats.pathFailures++
+		if b := c.fallback(a); b != nil {
+			c.log.Info("rudp: path down, moving on", "from", c.pathName(a), "to", c.pathName(b))
+			c.switchPath(b, now, true)
+			return
+		}
+	}
+	// Back to a better path that answers (again).
+	var best *path
+	for _, p := range c.paths {
+		if p.link.kind < c.active.link.kind && p.confirmed() && now.Sub(p.acked) < 2*pathHeartbeat &&
+			(best == nil || p.link.kind < best.link.kind) {
+			best = p
+		}
+	}
+	if best != nil {
+		c.log.Info("rudp: better path answers, moving back", "from", c.pathName(c.active), "to", c.pathName(best))
+		c.switchPath(best, now, false)
+	}
+}
+
+// fallback picks the path to move to from a, which is down: the best
+// kind among those that answered since they last failed, else among
+// those never found down, else the one that failed longest ago.
+func (c *Conn) fallback(a *path) *path {
+	var best *path
+	rank := func(p *path) int {
+		switch {
+		case p.confirmed():
+			return 0
+		case p.failed.IsZero():
+			return 1
+		}
+		return 2
+	}
+	for _, p := range c.paths {
+		if p == a {
+			continue
+		}
+		if best == nil || rank(p) < rank(best) ||
+			rank(p) == rank(best) && (p.link.kind < best.link.kind ||
+				p.link.kind == best.link.kind && p.failed.Before(best.failed)) {
+			best = p
+		}
+	}
+	return best
+}
+
+// switchPath makes p the active path. Coming from a path that is down,
+// what was in flight there is lost at once, and sent again on p: waiting
+// for loss detection would cost a probe timeout or more. The congestion
+// controller and the RTT estimate start over with what p has shown, the
+// old path's being no guide to the new one's.
+func (c *Conn) switchPath(p *path, now time.Time, down bool) {
+	old := c.active
+	c.active, c.remote = p, p.addr
+	c.stats.pathSwitches++
+	if down {
+		c.losingPath = true
+		c.sender.LosePath(uint8(old.id), c)
+		c.losingPath = false
+	}
+	c.cc = nil
+	c.sampler = cc.RateSampler{}
+	c.sender.ResetRTT(p.rtt)
+	p.unacked = time.Time{}
+	p.probeAt = time.Time{}
+	old.probeAt = now.Add(c.probeInterval(old))
+	c.ping = true // something on the new path at once
+	c.wakeLoop()
+}
+
+// backupPath is the path that carries copies of what goes on the active
+// path while that one has not answered yet: the best kind of those that
+// have. nil: none is needed, or there is none.
+func (c *Conn) backupPath() *path {
+	if len(c.paths) < 2 || c.active.confirmed() {
+		return nil
+	}
+	var best *path
+	for _, p := range c.paths {
+		if p != c.active && p.confirmed() && (best == nil || p.link.kind < best.link.kind) {
+			best = p
+		}
+	}
+	return best
+}
+
+// probeInterval is how often p, not the active path, is probed.
+func (c *Conn) probeInterval(p *path) time.Duration {
+	if p.link.kind < c.active.link.kind || !p.up() {
+		return pathHeartbeat
+	}
+	return pathProbeIdle
+}
+
+// probePaths sends a PING on each path other than the active one whose
+// probe is due. A probe counts neither toward the congestion window nor
+// for the probe timeout: its acknowledgment only tells that its path
+// works, and what its RTT is.
+func (c *Conn) probePaths(now time.Time) {
+	if len(c.paths) < 2 {
+		return
+	}
+	for _, p := range c.paths {
+		if p == c.active {
+			continue
+		}
+		if p.probeAt.IsZero() {
+			p.probeAt = now // a new path: probe it at once
+		}
+		if now.Before(p.probeAt) {
+			continue
+		}
+		p.probeAt = now.Add(c.probeInterval(p))
+		c.sendProbe(p, now)
+	}
+}
+
+// nextProbe is when probePaths has something to do; zero: never.
+func (c *Conn) nextProbe() time.Time {
+	var next time.Time
+	for _, p := range c.paths {
+		if p == c.active {
+			continue
+		}
+		if next.IsZero() || p.probeAt.Before(next) {
+			next = p.probeAt
+		}
+	}
+	return next
+}
+
+// sendProbe sends a packet holding a PING alone on p.
+func (c *Conn) sendProbe(p *path, now time.Time) {
+	buf, b, pn := c.sealOne(now, wire.AppendPing)
+	frames := append(c.sender.NewFrames(), wire.Sent{Type: wire.FramePing})
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: uint8(p.id)})
+	p.link.c.Send([][]byte{b}, p.addr)
+	c.e.putBuf(buf)
+	c.stats.packetsSent++
+	c.stats.bytesSent += uint64(len(b))
+	p.packetsSent++
+	p.bytesSent += uint64(len(b))
+}
+
+// elicitingOnPath records an ack-eliciting packet sent on the active
+// path.
+func (c *Conn) elicitingOnPath(now time.Time) {
+	if c.active.unacked.IsZero() {
+		c.active.unacked = now
+	}
+}
+
+// ackedOnPath learns from an acknowledged packet that its path works.
+func (c *Conn) ackedOnPath(pk *ack.Packet) {
+	if int(pk.Path) >= len(c.paths) {
+		return
+	}
+	p := c.paths[pk.Path]
+	p.acked = c.now
+	if !pk.Sent.Before(p.unacked) {
+		p.unacked = time.Time{}
+	}
+	sample := c.now.Sub(pk.Sent)
+	if p.rtt == 0 {
+		p.rtt = sample
+	} else {
+		p.rtt += (sample - p.rtt) / 8
+	}
+}
+
+// lostOnPath counts a lost packet against its path.
+func (c *Conn) lostOnPath(pk *ack.Packet) {
+	if int(pk.Path) < len(c.paths) {
+		c.paths[pk.Path].lost++
+	}
+}
+
+// pathName names p for logs and Stats: its kind, the relay's address for
+// a relay, and the peer's address.
+func (c *Conn) pathName(p *path) string {
+	if a, ok := p.link.c.LocalAddr().(*relay.Addr); ok {
+		return "relay " + a.Relay + " " + p.addr.String()
+	}
+	return p.link.kind.String() + " " + p.addr.String()
+}
+
+// PathStats describe one path of a connection.
+type PathStats struct {
+	Kind   string // "udp", "tcp" or "relay"
+	Name   string // as Stats.Path
+	Active bool   // it carries the traffic
+	// State is "active", "up" (answered since it last failed, or never
+	// failed), or "down".
+	State                          string
+	RTT                            time.Duration // smoothed, from the acknowledgments of its packets
+	LastHeard                      time.Time     // the last packet that came by it
+	PacketsSent, PacketsReceived   uint64
+	BytesSent, BytesReceived, Lost uint64
+}
+
+// pathStats fills in the paths of s.
+func (c *Conn) pathStats(s *Stats) {
+	s.PathSwitches, s.PathFailures = c.stats.pathSwitches, c.stats.pathFailures
+	for _, p := range c.paths {
+		ps := PathStats{
+			Kind: p.link.kind.String(), Name: c.pathName(p), Active: p == c.active, State: "down",
+			RTT: p.rtt, LastHeard: p.heard, PacketsSent: p.packetsSent, PacketsReceived: p.packetsReceived,
+			BytesSent: p.bytesSent, BytesReceived: p.bytesReceived, Lost: p.lost,
+		}
+		switch {
+		case p == c.active:
+			ps.State = "active"
+		case p.up():
+			ps.State = "up"
+		}
+		s.Paths = append(s.Paths, ps)
+	}
+}

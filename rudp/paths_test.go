@@ -1,0 +1,207 @@
+package rudp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/rudp/internal/carrier"
+	"github.com/pydevts/pydevts/rudp/relay"
+)
+
+// switchable is a carrier whose traffic can be cut both ways, as a
+// network that starts to blackhole UDP.
+type switchable struct {
+	carrier.Carrier
+	down *atomic.Bool
+}
+
+func (s switchable) Send(bufs [][]byte, addr netip.AddrPort) error {
+	if s.down.Load() {
+		return nil
+	}
+	return s.Carrier.Send(bufs, addr)
+}
+
+func (s switchable) Recv(bufs [][]byte, sizes []int, addrs []netip.AddrPort) (int, error) {
+	for {
+		n, err := s.Carrier.Recv(bufs, sizes, addrs)
+		if err != nil || !s.down.Load() {
+			return n, err
+		}
+	}
+}
+
+// multipathPair connects two endpoints by UDP on loopback, which down
+// cuts, and through our relay.
+func multipathPair(t *testing.T, ctx context.Context, down *atomic.Bool) (client, server *Conn) {
+	t.Helper()
+	raddr, rkey := startRelay(t)
+	relays := []Relay{{raddr, rkey}}
+	endpoint := func(accepting bool) *Endpoint {
+		id, err := handshake.NewIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := dialRelay(ctx, relays[0], id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := newEndpoint([]carrier.Carrier{switchable{carrier.NewUDP(u), down}, r}, &Config{Identity: id}, accepting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	se, ce := endpoint(true), endpoint(false)
+	accepted := acceptOne(t, ctx, &Listener{e: se})
+	peerRelay, err := ce.links[1].c.(*relay.Carrier).Peer(relay.PublicKey(se.Identity().Card().DH))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err = ce.dialPaths(ctx, []pathAddr{
+		{ce.links[0], carrier.AddrPort(se.Addr())},
+		{ce.links[1], peerRelay},
+	}, se.Identity().Card())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server = <-accepted; server == nil {
+		t.FailNow()
+	}
+	return client, server
+}
+
+// waitPath waits until c's active path is of kind.
+func waitPath(t *testing.T, ctx context.Context, c *Conn, kind string) {
+	t.Helper()
+	for !strings.HasPrefix(c.Stats().Path, kind+" ") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the connection is still on %s, not %s: %+v", c.Stats().Path, kind, c.Stats().Paths)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestPathSwitchover: UDP blackholed in the middle of a 50 MB stream and
+// of a message flood, both ways. Traffic moves to the relay, nothing is
+// lost, duplicated or reordered for the application, no stream is reset;
+// when UDP comes back, traffic returns to it.
+func TestPathSwitchover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 MB over a relay")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var down atomic.Bool
+	client, server := multipathPair(t, ctx, &down)
+	waitPath(t, ctx, client, "udp")
+	waitPath(t, ctx, server, "udp")
+
+	const size = 50 << 20
+	data := make([]byte, size)
+	rng := rand.NewChaCha8([32]byte{6})
+	rng.Read(data)
+	want := sha256.Sum256(data)
+	s, err := client.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := s.Write(data)
+		if err == nil {
+			err = s.CloseWrite()
+		}
+		wrote <- err
+	}()
+	// Messages from the server, numbered, all the while.
+	const messages = 2000
+	sent := make(chan error, 1)
+	go func() {
+		for i := range messages {
+			if err := server.SendMessage(ctx, []byte(fmt.Sprintf("message %d", i))); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	got := make(chan error, 1)
+	go func() {
+		seen := make([]bool, messages)
+		for range messages {
+			m, err := client.ReceiveMessage(ctx)
+			if err != nil {
+				got <- err
+				return
+			}
+			var i int
+			if _, err := fmt.Sscanf(string(m), "message %d", &i); err != nil || i < 0 || i >= messages || seen[i] {
+				got <- fmt.Errorf("message %q: unknown or twice", m)
+				return
+			}
+			seen[i] = true
+		}
+		got <- nil
+	}()
+	in, err := server.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	// A third in, UDP goes dark; at two thirds it comes back.
+	n, err := io.CopyN(h, in, size/3)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v", n, err)
+	}
+	down.Store(true)
+	t.Log("UDP down")
+	n, err = io.CopyN(h, in, size/3)
+	if err != nil {
+		t.Fatalf("after %d more bytes with UDP down: %v", n, err)
+	}
+	if p := server.Stats().Path; !strings.HasPrefix(p, "relay ") {
+		t.Errorf("a third of the data arrived with UDP down, the server on %s", p)
+	}
+	down.Store(false)
+	t.Log("UDP up")
+	waitPath(t, ctx, client, "udp")
+	waitPath(t, ctx, server, "udp")
+	if _, err := io.Copy(h, in); err != nil {
+		t.Fatalf("the rest: %v", err)
+	}
+	if !bytes.Equal(h.Sum(nil), want[:]) {
+		t.Fatal("the stream arrived altered (SHA-256 differs)")
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	st := client.Stats()
+	t.Logf("client: %d switches, %d failures; paths %+v", st.PathSwitches, st.PathFailures, st.Paths)
+	if st.PathFailures == 0 || st.PathSwitches < 2 {
+		t.Errorf("client: %d path failures, %d switches", st.PathFailures, st.PathSwitches)
+	}
+}
