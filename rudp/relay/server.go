@@ -66,12 +66,8 @@ func NewServer(cfg *Config) (*Server, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.Key.isZero() {
-		kp, err := NewKeyPair()
-		if err != nil {
-			return nil, err
-		}
-		c.Key = kp
+	if err := c.Key.orFresh(); err != nil {
+		return nil, err
 	}
 	c.MaxConns = orDefault(c.MaxConns, DefaultMaxConns)
 	c.MaxUnconfirmed = orDefault(c.MaxUnconfirmed, DefaultMaxUnconfirmed)
