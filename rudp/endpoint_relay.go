@@ -16,8 +16,12 @@ import (
 // the listener by the DH key of its identity card (see DialRelay). Over a
 // relay the engine adds no FEC parity.
 //
-// One connection uses one relay for its whole life: when the connection
-// to the relay ends, so do the connections over it.
+// A connection over it uses this relay alone, for its whole life. When
+// the connection to the relay ends, the listener (and DialRelay alike)
+// dials the relay again, with backoff, until it is closed, and routes
+// again to every peer it knew: a connection over the relay survives a
+// relay restart if the relay is back within the connection's idle
+// timeout.
 func ListenRelay(ctx context.Context, relayAddr string, relayKey relay.PublicKey, cfg *Config) (*Listener, error) {
 	e, err := relayEndpoint(ctx, relayAddr, relayKey, cfg, true)
 	if err != nil {
@@ -27,8 +31,9 @@ func ListenRelay(ctx context.Context, relayAddr string, relayKey relay.PublicKey
 }
 
 // DialRelay connects to the peer with identity peer through the Tox TCP
-// relay at relayAddr whose public key is relayKey, on a relay connection
-// of its own that closes with the connection. The peer must be a client
+// relay at relayAddr whose public key is relayKey, on a relay carrier of
+// its own (dialing the relay again as ListenRelay's does) that closes
+// with the connection. The peer must be a client
 // of the same relay under the DH key of its card (ListenRelay does that);
 // its address on the connection is relay.PeerAddr(peer.DH).
 func DialRelay(ctx context.Context, relayAddr string, relayKey relay.PublicKey, peer handshake.Card, cfg *Config) (*Conn, error) {
@@ -44,8 +49,9 @@ func DialRelay(ctx context.Context, relayAddr string, relayKey relay.PublicKey, 
 	return dialOwned(ctx, e, addr, peer)
 }
 
-// relayEndpoint is an endpoint on a new relay carrier whose client key is
-// the identity's X25519 key.
+// relayEndpoint is an endpoint on a new relay carrier, which dials the
+// relay again whenever the connection to it ends, whose client key is the
+// identity's X25519 key.
 func relayEndpoint(ctx context.Context, relayAddr string, relayKey relay.PublicKey, cfg *Config, accepting bool) (*Endpoint, error) {
 	var c Config
 	if cfg != nil {
@@ -62,11 +68,10 @@ func relayEndpoint(ctx context.Context, relayAddr string, relayKey relay.PublicK
 	if err != nil {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
-	cl, err := relay.Dial(ctx, relayAddr, relayKey, &relay.ClientConfig{Key: kp, QueueBytes: relayQueueBytes})
+	car, err := relay.DialCarrier(ctx, relayAddr, relayKey, &relay.ClientConfig{Key: kp, QueueBytes: relayQueueBytes})
 	if err != nil {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
-	car := relay.NewCarrier(cl)
 	e, err := newEndpoint(car, &c, accepting)
 	if err != nil {
 		car.Close()
