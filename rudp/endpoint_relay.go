@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pydevts/pydevts/handshake"
@@ -69,7 +70,10 @@ const relayDialTimeout = 10 * time.Second
 // ListenRelay is Listen on the relay at relayAddr with key relayKey
 // alone: no direct path. Peers reach the listener by the DH key of the
 // identity card of cfg.Identity (a fresh identity when nil); see
-// DialRelay.
+// DialRelay. When the connection to the relay ends, the listener dials
+// the relay again, with backoff, until it is closed, and routes again to
+// every peer it knew: a connection over the relay survives a relay
+// restart if the relay is back within the connection's idle timeout.
 func ListenRelay(ctx context.Context, relayAddr string, relayKey relay.PublicKey, cfg *Config) (*Listener, error) {
 	c, err := pathConfig(cfg)
 	if err != nil {
@@ -139,14 +143,16 @@ func Dial(ctx context.Context, network, address string, peer handshake.Card, cfg
 			add(carrier.DialTCP(), pathAddr{addr: ap})
 		}
 	}
-	for _, r := range c.Relays {
-		car, err := dialRelay(ctx, r, c.Identity)
-		if err != nil {
-			return fail(err)
-		}
+	rc, err := dialRelays(ctx, c.Relays, &c, len(cars))
+	if err != nil {
+		return fail(err)
+	}
+	for i, car := range rc {
 		a, err := car.Peer(relay.PublicKey(peer.DH))
 		if err != nil {
-			car.Close()
+			for _, car := range rc[i:] {
+				car.Close()
+			}
 			return fail(fmt.Errorf("rudp: %w", err))
 		}
 		add(car, pathAddr{addr: a})
@@ -239,11 +245,11 @@ func listenPaths(ctx context.Context, network, address string, c Config) (*Endpo
 		}
 		cars = append(cars, t)
 	}
-	for _, r := range c.Relays {
-		car, err := dialRelay(ctx, r, c.Identity)
-		if err != nil {
-			return fail(err)
-		}
+	rc, err := dialRelays(ctx, c.Relays, &c, len(cars))
+	if err != nil {
+		return fail(err)
+	}
+	for _, car := range rc {
 		cars = append(cars, car)
 	}
 	if len(cars) == 0 {
@@ -252,18 +258,62 @@ func listenPaths(ctx context.Context, network, address string, c Config) (*Endpo
 	return newEndpoint(cars, &c, true)
 }
 
-// dialRelay connects to r as a client whose key is id's X25519 key, so
-// that peers reach us through r by our card's DH key.
-func dialRelay(ctx context.Context, r Relay, id *handshake.Identity) (*relay.Carrier, error) {
-	kp, err := relay.KeyPairFromSecret(id.DHPrivateKey().Bytes())
+// dialRelays connects to each of relays at once, as a client whose key is
+// c.Identity's X25519 key, so that peers reach us through them by our
+// card's DH key. Each carrier dials its relay again whenever the
+// connection to it ends. A relay that cannot be reached now is an error
+// only when no path is left (others counts the direct ones): else its
+// carrier starts down, dialing in the background, and joins the others
+// when it comes up.
+func dialRelays(ctx context.Context, relays []Relay, c *Config, others int) ([]*relay.Carrier, error) {
+	if len(relays) == 0 {
+		return nil, nil
+	}
+	kp, err := relay.KeyPairFromSecret(c.Identity.DHPrivateKey().Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("rudp: %w", err)
 	}
-	cl, err := relay.Dial(ctx, r.Addr, r.Key, &relay.ClientConfig{Key: kp, QueueBytes: relayQueueBytes})
-	if err != nil {
-		return nil, fmt.Errorf("rudp: relay %s: %w", r.Addr, err)
+	cfg := &relay.ClientConfig{Key: kp, QueueBytes: relayQueueBytes}
+	ctx, cancel := context.WithTimeout(ctx, relayDialTimeout)
+	defer cancel()
+	cars := make([]*relay.Carrier, len(relays))
+	errs := make([]error, len(relays))
+	var wg sync.WaitGroup
+	for i, r := range relays {
+		wg.Go(func() {
+			cars[i], errs[i] = relay.DialCarrier(ctx, r.Addr, r.Key, cfg)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("rudp: relay %s: %w", r.Addr, errs[i])
+			}
+		})
 	}
-	return relay.NewCarrier(cl), nil
+	wg.Wait()
+	up := others
+	for _, car := range cars {
+		if car != nil {
+			up++
+		}
+	}
+	if up == 0 {
+		return nil, errors.Join(errs...)
+	}
+	for i, r := range relays {
+		if errs[i] == nil {
+			continue
+		}
+		if c.Logger != nil {
+			c.Logger.Warn("rudp: relay unreachable; dialing it in the background", "relay", r.Addr, "err", errs[i])
+		}
+		if cars[i], err = relay.StartCarrier(r.Addr, r.Key, cfg); err != nil {
+			for _, car := range cars {
+				if car != nil {
+					car.Close()
+				}
+			}
+			return nil, fmt.Errorf("rudp: %w", err)
+		}
+	}
+	return cars, nil
 }
 
 // relayQueueBytes bounds the packets waiting for the relay connection:

@@ -57,11 +57,11 @@ func multipathPair(t *testing.T, ctx context.Context, down *atomic.Bool) (client
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := dialRelay(ctx, relays[0], id)
+		r, err := dialRelays(ctx, relays, &Config{Identity: id}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := newEndpoint([]carrier.Carrier{switchable{carrier.NewUDP(u), down}, r}, &Config{Identity: id}, accepting)
+		e, err := newEndpoint([]carrier.Carrier{switchable{carrier.NewUDP(u), down}, r[0]}, &Config{Identity: id}, accepting)
 		if err != nil {
 			t.Fatal(err)
 		}

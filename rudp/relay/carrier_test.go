@@ -135,14 +135,35 @@ func TestCarrierClose(t *testing.T) {
 	a := newTestCarrier(t, addr, s.PublicKey())
 	_, fail := receive(a)
 	a.Close()
+	expectRecvClosed(t, fail, "after Close")
+}
+
+// expectRecvClosed waits for Recv (run by receive) to return an error
+// wrapping net.ErrClosed.
+func expectRecvClosed(t *testing.T, fail <-chan error, when string) {
+	t.Helper()
 	select {
 	case err := <-fail:
 		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("Recv after Close: %v", err)
+			t.Fatalf("Recv %s: %v", when, err)
 		}
 	case <-time.After(patience):
-		t.Fatal("Recv did not return after Close")
+		t.Fatalf("Recv did not return %s", when)
 	}
+}
+
+// newKeys returns n fresh public keys.
+func newKeys(t *testing.T, n int) []PublicKey {
+	t.Helper()
+	keys := make([]PublicKey, n)
+	for i := range keys {
+		kp, err := NewKeyPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = kp.Public
+	}
+	return keys
 }
 
 // TestCarrierEviction: with every place taken by a fresh peer, an OOB
@@ -151,21 +172,15 @@ func TestCarrierClose(t *testing.T) {
 func TestCarrierEviction(t *testing.T) {
 	s, addr := startServer(t, nil)
 	a := newTestCarrier(t, addr, s.PublicKey())
-	var first PublicKey
-	for i := range NumLinks {
-		kp, err := NewKeyPair()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			first = kp.Public
-		}
-		if _, err := a.Peer(kp.Public); err != nil {
+	keys := newKeys(t, NumLinks)
+	first := keys[0]
+	for _, k := range keys {
+		if _, err := a.Peer(k); err != nil {
 			t.Fatal(err)
 		}
 	}
 	stranger, _ := NewKeyPair()
-	if p, _ := a.peer(stranger.Public, false); p != nil {
+	if p := a.peer(stranger.Public, false); p != nil {
 		t.Fatal("a stranger displaced a fresh peer")
 	}
 	if _, err := a.Peer(stranger.Public); err != nil {

@@ -95,13 +95,9 @@ func NewClient(ctx context.Context, nc net.Conn, relay PublicKey, cfg *ClientCon
 	if cfg != nil {
 		cc = *cfg
 	}
-	if cc.Key.isZero() {
-		kp, err := NewKeyPair()
-		if err != nil {
-			nc.Close()
-			return nil, err
-		}
-		cc.Key = kp
+	if err := cc.Key.orFresh(); err != nil {
+		nc.Close()
+		return nil, err
 	}
 	cc.QueueBytes = max(orDefault(cc.QueueBytes, DefaultQueueBytes), MaxPlaintext)
 	cc.RecvQueue = orDefault(cc.RecvQueue, DefaultRecvQueue)

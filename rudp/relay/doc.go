@@ -120,4 +120,11 @@
 // any key, and reports link changes, Data and OOB as Events from Recv, in
 // batches. Sends never block: the send queue drops its oldest packets when
 // full, as every pydevts carrier does, since recovery is the engine's job.
+//
+// # Carrier
+//
+// Carrier runs the pydevts engine over a Client, each peer key behind a
+// synthetic address (PeerAddr). DialCarrier's carrier outlives its
+// connection: it dials the relay again, with backoff, whenever the
+// connection ends, and routes to its peers again (see Carrier).
 package relay

@@ -83,6 +83,16 @@ func KeyPairFromSecret(secret []byte) (KeyPair, error) {
 
 func (kp *KeyPair) isZero() bool { return *kp == KeyPair{} }
 
+// orFresh makes a zero kp (a config's default) a fresh key pair.
+func (kp *KeyPair) orFresh() error {
+	if !kp.isZero() {
+		return nil
+	}
+	var err error
+	*kp, err = NewKeyPair()
+	return err
+}
+
 // errLowOrder is the error for a peer key whose shared secret with any key
 // is all zeros (a point of small order): whoever sends one could
 // impersonate it without a secret key, so it is refused.

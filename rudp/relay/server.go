@@ -66,12 +66,8 @@ func NewServer(cfg *Config) (*Server, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.Key.isZero() {
-		kp, err := NewKeyPair()
-		if err != nil {
-			return nil, err
-		}
-		c.Key = kp
+	if err := c.Key.orFresh(); err != nil {
+		return nil, err
 	}
 	c.MaxConns = orDefault(c.MaxConns, DefaultMaxConns)
 	c.MaxUnconfirmed = orDefault(c.MaxUnconfirmed, DefaultMaxUnconfirmed)
@@ -95,11 +91,13 @@ func (s *Server) PublicKey() PublicKey { return s.cfg.Key.Public }
 // Serve accepts connections on l and serves each until Close. It returns
 // an error wrapping net.ErrClosed after Close (or when l is closed), or
 // the error that made accepting impossible. A server may serve several
-// listeners at once.
+// listeners at once. Serve closes l when it returns (as net/http's does),
+// also when Close came before it.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		l.Close()
 		return fmt.Errorf("relay: serve: %w", net.ErrClosed)
 	}
 	s.listeners[l] = struct{}{}
@@ -108,6 +106,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Lock()
 		delete(s.listeners, l)
 		s.mu.Unlock()
+		l.Close()
 	}()
 	var backoff time.Duration
 	for {

@@ -303,4 +303,18 @@ func TestServerClose(t *testing.T) {
 		t.Errorf("kills %+v, want 2 at shutdown", k)
 	}
 	s.Close() // again: fine
+
+	// Serve after Close returns at once, and closes its listener too:
+	// nothing is left accepting connections on its address.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(l); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve after Close: %v, want net.ErrClosed", err)
+	}
+	if nc, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		nc.Close()
+		t.Fatal("the listener given to Serve after Close still accepts")
+	}
 }
