@@ -63,6 +63,7 @@ type Conn struct {
 	state      connState
 	remote     netip.AddrPort // the active path's address
 	paths      []*path        // every way to the peer; see conn_path.go
+	peerPath   *path          // the path the peer's newest packet came by
 	active     *path          // the one traffic goes on
 	losingPath bool           // the active path's packets are being given up: not congestion
 	ini        *handshake.Initiator

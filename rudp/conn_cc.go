@@ -21,14 +21,35 @@ type ccEvent struct {
 // controller returns the connection's congestion controller, made when
 // first needed: a connection's loop releases it when it parks with nothing
 // in flight (see releaseController).
+//
+// On a reliable path (direct TCP, a relay) the default is CUBIC, not BBR:
+// nothing is lost on a TCP connection, so every loss there is a queue that
+// overflowed (the carrier's, or the relay's queue for the peer), which is
+// congestion, and BBR, which rightly ignores random loss on UDP, would
+// keep those queues full: through our relay on loopback it lost a third
+// of its packets where CUBIC lost under 1 %, at the same speed. The
+// controller is made afresh on each path switch, so it follows the
+// active path.
 func (c *Conn) controller() cc.Algorithm {
 	if c.cc == nil {
 		// The name was checked by resolve; the random connection ID
 		// seeds the controller's randomised probing.
-		c.cc, _ = cc.NewAlgorithm(c.cfg.CongestionControl, c.maxSend, c.localID)
+		c.cc, _ = cc.NewAlgorithm(c.ccName(), c.maxSend, c.localID)
 	}
 	return c.cc
 }
+
+// ccName is the congestion controller the active path runs.
+func (c *Conn) ccName() string {
+	if c.cfg.CongestionControl == "" && c.active != nil && c.active.link.c.Reliable() {
+		return "cubic"
+	}
+	return c.cfg.CongestionControl
+}
+
+// lossBased reports whether the active path's controller takes loss for
+// congestion.
+func (c *Conn) lossBased() bool { return c.ccName() == "cubic" }
 
 // releaseController drops the controller of a connection about to park
 // with nothing in flight. A parked connection has been idle for at least

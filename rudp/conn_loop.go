@@ -67,7 +67,12 @@ func (c *Conn) park(next time.Time) bool {
 	d := next.Sub(c.now)
 	c.timer.Stop()
 	c.releaseController()
-	c.sender.ReleaseIdle()
+	if !c.probingPaths() {
+		// A path probe's record must wait for its acknowledgment: the
+		// probe is not ack-eliciting for the sender (it arms no probe
+		// timeout), and ReleaseIdle would forget it.
+		c.sender.ReleaseIdle()
+	}
 	c.fecRelease()
 	if c.parkTimer == nil {
 		c.parkTimer = time.AfterFunc(d, c.wakeLoop)

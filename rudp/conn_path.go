@@ -1,6 +1,7 @@
 package rudp
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -75,7 +76,17 @@ type path struct {
 	probeAt time.Time     // when it is probed next (not the active path)
 	rtt     time.Duration // smoothed over the acknowledgments of its packets
 
+	// Health (see demote).
+	authFails    int       // packets that failed authentication since authFailAt's window began
+	authFailAt   time.Time // the first of them
+	demotions    int       // times demoted
+	demotedUntil time.Time // not used while now is before it
+	winSent      uint64    // packetsSent when the current loss window began
+	winLost      uint64    // lost, likewise
+	lossyWins    int       // windows in a row that lost more than lossDemote
+
 	packetsSent, packetsReceived, bytesSent, bytesReceived, lost uint64
+	authFailures                                                 uint64
 }
 
 // Path timing. A path answers when the packets sent on it are
@@ -97,6 +108,113 @@ const (
 	// link replaces the active path's address rather than add a path).
 	maxPaths = 8
 )
+
+// Path health. A reliable path (direct TCP, a relay) delivers every
+// packet as it was sent, so a packet on one that fails authentication was
+// changed on the way: after authFailLimit of them within authFailWindow
+// the path is demoted. One on UDP may be anybody's forgery (a source
+// address is easily spoofed), and counts for nothing. A reliable path
+// that loses more than lossDemote of a window of lossWindow packets
+// sent on it while it is active, lossyWindows windows in a row (packets
+// a relay dropped, a TCP connection that broke), is demoted too: one
+// window is not enough, since the end of slow start can overflow a
+// relay's queue that much once. Loss on a clean TCP path is
+// rare, and with the loss-based controller a reliable path runs (see
+// Conn.controller) about 1 % even while a bulk transfer fills a relay's
+// queues. (With BBR, which Config.CongestionControl can force, a relay's
+// queue drops a third of what is sent: loss is not held against a path
+// then.) A demoted path is left
+// for demoteFor, doubling with each demotion up to demoteMax, unless no
+// other path is left; then it is probed, and used again once it answers.
+const (
+	authFailLimit  = 3
+	authFailWindow = time.Minute
+	lossWindow     = 512
+	lossDemote     = 0.2
+	lossyWindows   = 3
+	demoteFor      = 30 * time.Second
+	demoteMax      = 10 * time.Minute
+)
+
+// demoted reports whether p is demoted at now.
+func (p *path) demoted(now time.Time) bool { return now.Before(p.demotedUntil) }
+
+// linkDown reports whether l knows it cannot carry anything now: a relay
+// whose connection to the relay is down.
+func linkDown(l *link) bool {
+	u, ok := l.c.(interface{ Up() bool })
+	return ok && !u.Up()
+}
+
+// authFailed counts a packet from in that failed authentication against
+// its path, and demotes a reliable path that has seen too many.
+func (c *Conn) authFailed(in inbound) {
+	if !in.link.c.Reliable() {
+		return
+	}
+	for _, p := range c.paths {
+		if p.link != in.link || p.addr != in.from {
+			continue
+		}
+		p.authFailures++
+		if p.authFails == 0 || c.now.Sub(p.authFailAt) > authFailWindow {
+			p.authFails, p.authFailAt = 0, c.now
+		}
+		p.authFails++
+		if p.authFails >= authFailLimit && !p.demoted(c.now) {
+			c.demote(p, c.now, "packets fail authentication: changed on the way")
+		}
+		return
+	}
+}
+
+// checkLoss demotes the active path when it is reliable and lost more
+// than lossDemote of the last lossWindow packets sent on it, if there
+// is another path to go to.
+func (c *Conn) checkLoss(now time.Time) {
+	p := c.active
+	sent := p.packetsSent - p.winSent
+	if sent < lossWindow {
+		return
+	}
+	lost := p.lost - p.winLost
+	p.winSent, p.winLost = p.packetsSent, p.lost
+	if !p.link.c.Reliable() || !c.lossBased() || float64(lost) <= lossDemote*float64(sent) {
+		p.lossyWins = 0
+		return
+	}
+	if p.lossyWins++; p.lossyWins < lossyWindows {
+		return
+	}
+	p.lossyWins = 0
+	for _, q := range c.paths {
+		if q != p && !q.demoted(now) && q.up() && !linkDown(q.link) {
+			c.demote(p, now, fmt.Sprintf("lost %d of %d packets", lost, sent))
+			return
+		}
+	}
+}
+
+// demote takes p out of use for a while (see demoteFor), moving traffic
+// off it at once when it is active: what was in flight on it is resent
+// elsewhere.
+func (c *Conn) demote(p *path, now time.Time, why string) {
+	p.demotions++
+	d := demoteMax
+	if p.demotions <= 8 {
+		d = min(demoteFor<<(p.demotions-1), demoteMax)
+	}
+	p.demotedUntil = now.Add(d)
+	p.failed, p.unacked, p.authFails = now, time.Time{}, 0
+	c.stats.pathDemotions++
+	c.log.Warn("rudp: path demoted", "path", c.pathName(p), "why", why, "for", d)
+	if p == c.active {
+		if b := c.fallback(p); b != nil {
+			c.switchPath(b, now, true)
+		}
+	}
+	p.probeAt = p.demotedUntil // not probed before (switchPath set it sooner)
+}
 
 // confirmed reports whether a packet sent on p was acknowledged since p
 // last failed.
@@ -137,6 +255,9 @@ func (c *Conn) heardOn(in inbound, pn uint64, n int) {
 	p.heard = c.now
 	p.packetsReceived++
 	p.bytesReceived += uint64(n)
+	if newest {
+		c.peerPath = p
+	}
 }
 
 // pathTimeout is how long an ack-eliciting packet on p may wait for an
@@ -155,8 +276,15 @@ func (c *Conn) choosePath(now time.Time) {
 	if len(c.paths) < 2 || c.state != stateOpen {
 		return
 	}
+	// Paths other than the active one whose probe went unanswered for a
+	// heartbeat, or whose relay is down, have failed.
+	for _, p := range c.paths {
+		if p != c.active && (!p.unacked.IsZero() && now.Sub(p.unacked) >= pathHeartbeat || linkDown(p.link) && p.up()) {
+			p.failed, p.unacked = now, time.Time{}
+		}
+	}
 	a := c.active
-	if !a.unacked.IsZero() && now.Sub(a.unacked) >= c.pathTimeout(a) {
+	if !a.unacked.IsZero() && now.Sub(a.unacked) >= c.pathTimeout(a) || linkDown(a.link) && (a.up() || !a.unacked.IsZero()) {
 		a.failed, a.unacked = now, time.Time{}
 		c.stats.pathFailures++
 		if b := c.fallback(a); b != nil {
@@ -165,11 +293,29 @@ func (c *Conn) choosePath(now time.Time) {
 			return
 		}
 	}
+	c.checkLoss(now)
+	if c.active != a {
+		return
+	}
+	// Follow the peer from one path to another of the same kind: its
+	// packets have not come by the active path for a heartbeat, and come
+	// by the other. It left for a reason it knows (packets changed on the
+	// way, which only the receiving side can tell), and a connection on
+	// one path each way through two relays depends on both. Never to a
+	// worse kind, never away from a better one: each side's own
+	// preference keeps them apart then, and following would make the
+	// two chase each other.
+	if p := c.peerPath; p != nil && p != a && p.link.kind == a.link.kind && now.Sub(a.heard) >= pathHeartbeat &&
+		now.Sub(p.heard) < pathHeartbeat && !p.demoted(now) && !linkDown(p.link) {
+		c.log.Info("rudp: the peer moved to another path; following", "from", c.pathName(a), "to", c.pathName(p))
+		c.switchPath(p, now, false)
+		return
+	}
 	// Back to a better path that answers (again).
 	var best *path
 	for _, p := range c.paths {
 		if p.link.kind < c.active.link.kind && p.confirmed() && now.Sub(p.acked) < 2*pathHeartbeat &&
-			(best == nil || p.link.kind < best.link.kind) {
+			!p.demoted(now) && !linkDown(p.link) && (best == nil || p.link.kind < best.link.kind) {
 			best = p
 		}
 	}
@@ -181,11 +327,15 @@ func (c *Conn) choosePath(now time.Time) {
 
 // fallback picks the path to move to from a, which is down: the best
 // kind among those that answered since they last failed, else among
-// those never found down, else the one that failed longest ago.
+// those never found down, else the one that failed longest ago; demoted
+// paths and relays that are down come last, since the connection is
+// better off on them than on none.
 func (c *Conn) fallback(a *path) *path {
 	var best *path
 	rank := func(p *path) int {
 		switch {
+		case p.demoted(c.now) || linkDown(p.link):
+			return 3
 		case p.confirmed():
 			return 0
 		case p.failed.IsZero():
@@ -239,7 +389,8 @@ func (c *Conn) backupPath() *path {
 	}
 	var best *path
 	for _, p := range c.paths {
-		if p != c.active && p.confirmed() && (best == nil || p.link.kind < best.link.kind) {
+		if p != c.active && p.confirmed() && !p.demoted(c.now) && !linkDown(p.link) &&
+			(best == nil || p.link.kind < best.link.kind) {
 			best = p
 		}
 	}
@@ -277,6 +428,17 @@ func (c *Conn) probePaths(now time.Time) {
 	}
 }
 
+// probingPaths reports whether a probe on a path other than the active
+// one waits for its acknowledgment.
+func (c *Conn) probingPaths() bool {
+	for _, p := range c.paths {
+		if p != c.active && !p.unacked.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
 // nextProbe is when probePaths has something to do; zero: never.
 func (c *Conn) nextProbe() time.Time {
 	var next time.Time
@@ -286,6 +448,9 @@ func (c *Conn) nextProbe() time.Time {
 		}
 		if next.IsZero() || p.probeAt.Before(next) {
 			next = p.probeAt
+		}
+		if !p.unacked.IsZero() && p.unacked.Add(pathHeartbeat).Before(next) {
+			next = p.unacked.Add(pathHeartbeat) // choosePath finds it failed
 		}
 	}
 	return next
@@ -298,6 +463,9 @@ func (c *Conn) sendProbe(p *path, now time.Time) {
 	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: uint8(p.id)})
 	p.link.c.Send([][]byte{b}, p.addr)
 	c.e.putBuf(buf)
+	if p.unacked.IsZero() {
+		p.unacked = now
+	}
 	c.stats.packetsSent++
 	c.stats.bytesSent += uint64(len(b))
 	p.packetsSent++
@@ -348,32 +516,46 @@ func (c *Conn) pathName(p *path) string {
 
 // PathStats describe one path of a connection.
 type PathStats struct {
-	Kind   string // "udp", "tcp" or "relay"
+	Kind string // "udp", "tcp" or "relay"
+	// Addr is where the path leads: the peer's address for a direct path,
+	// the relay's for a relay.
+	Addr   string
 	Name   string // as Stats.Path
 	Active bool   // it carries the traffic
 	// State is "active", "up" (answered since it last failed, or never
-	// failed), or "down".
+	// failed), "down", or "demoted" (it failed authentication or lost
+	// too much; see Demotions).
 	State                          string
 	RTT                            time.Duration // smoothed, from the acknowledgments of its packets
 	LastHeard                      time.Time     // the last packet that came by it
 	PacketsSent, PacketsReceived   uint64
 	BytesSent, BytesReceived, Lost uint64
+	// AuthFailures counts the packets that came by it and failed
+	// authentication; Demotions the times it was taken out of use.
+	AuthFailures uint64
+	Demotions    int
 }
 
 // pathStats fills in the paths of s.
 func (c *Conn) pathStats(s *Stats) {
-	s.PathSwitches, s.PathFailures = c.stats.pathSwitches, c.stats.pathFailures
+	s.PathSwitches, s.PathFailures, s.PathDemotions = c.stats.pathSwitches, c.stats.pathFailures, c.stats.pathDemotions
 	for _, p := range c.paths {
 		ps := PathStats{
-			Kind: p.link.kind.String(), Name: c.pathName(p), Active: p == c.active, State: "down",
+			Kind: p.link.kind.String(), Addr: p.addr.String(), Name: c.pathName(p), Active: p == c.active, State: "down",
 			RTT: p.rtt, LastHeard: p.heard, PacketsSent: p.packetsSent, PacketsReceived: p.packetsReceived,
 			BytesSent: p.bytesSent, BytesReceived: p.bytesReceived, Lost: p.lost,
+			AuthFailures: p.authFailures, Demotions: p.demotions,
 		}
 		switch {
 		case p == c.active:
 			ps.State = "active"
-		case p.up():
+		case p.demoted(c.now):
+			ps.State = "demoted"
+		case p.up() && !linkDown(p.link):
 			ps.State = "up"
+		}
+		if a, ok := p.link.c.LocalAddr().(*relay.Addr); ok {
+			ps.Addr = a.Relay
 		}
 		s.Paths = append(s.Paths, ps)
 	}

@@ -68,6 +68,9 @@ func (c *Conn) handleData(b []byte, in inbound) {
 	payload, err := c.sess.Recv.Open(b[wire.HeaderLen:wire.HeaderLen], b[wire.HeaderLen:], h.PN, h.KeyPhase, b[:wire.HeaderLen], c.now)
 	if err != nil {
 		c.stats.dropped++
+		if errors.Is(err, handshake.ErrPacketAuth) {
+			c.authFailed(in)
+		}
 		if errors.Is(err, handshake.ErrIntegrityLimit) {
 			c.closeLocal(CodeIntegrityLimit, "too many forged packets")
 		}

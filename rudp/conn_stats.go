@@ -14,6 +14,7 @@ type connCounters struct {
 	persistentCongestion         uint64
 	pmtuProbes, pmtuFallbacks    uint64
 	pathSwitches, pathFailures   uint64
+	pathDemotions                uint64
 }
 
 // Stats describe a connection at one moment.
@@ -73,9 +74,10 @@ type Stats struct {
 	// Paths are every way to the peer the connection knows, the active
 	// one (Path) among them. PathFailures counts the times the active
 	// path stopped answering, PathSwitches the moves from one path to
-	// another.
-	Paths                      []PathStats
-	PathSwitches, PathFailures uint64
+	// another, PathDemotions the times a path was taken out of use for
+	// tampering or heavy loss (see PathStats.Demotions).
+	Paths                                     []PathStats
+	PathSwitches, PathFailures, PathDemotions uint64
 }
 
 // Stats returns the connection's statistics; after it ended, the last ones.

@@ -197,8 +197,20 @@ func (e *Endpoint) pathBroke(l *link, addr netip.AddrPort) {
 // Identity returns the endpoint's identity.
 func (e *Endpoint) Identity() *handshake.Identity { return e.cfg.Identity }
 
-// Addr returns the endpoint's local address.
+// Addr returns the endpoint's local address: its first path's (see
+// Addrs).
 func (e *Endpoint) Addr() net.Addr { return e.carrier.LocalAddr() }
+
+// Addrs returns the local address of each of the endpoint's paths, in the
+// order Listen and Dial make them: its UDP socket, its TCP listener (a
+// *net.TCPAddr), and one *relay.Addr per relay.
+func (e *Endpoint) Addrs() []net.Addr {
+	as := make([]net.Addr, len(e.links))
+	for i, l := range e.links {
+		as[i] = l.c.LocalAddr()
+	}
+	return as
+}
 
 func (e *Endpoint) getBuf() *[]byte  { return e.bufs.Get().(*[]byte) }
 func (e *Endpoint) putBuf(b *[]byte) { e.bufs.Put(b) }

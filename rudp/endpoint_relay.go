@@ -278,15 +278,20 @@ func dialRelays(ctx context.Context, relays []Relay, c *Config, others int) ([]*
 	defer cancel()
 	cars := make([]*relay.Carrier, len(relays))
 	errs := make([]error, len(relays))
-	var wg sync.WaitGroup
-	for i, r := range relays {
-		wg.Go(func() {
-			cars[i], errs[i] = relay.DialCarrier(ctx, r.Addr, r.Key, cfg)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("rudp: relay %s: %w", r.Addr, errs[i])
-			}
-		})
+	dial := func(i int) {
+		r := relays[i]
+		cars[i], errs[i] = relay.DialCarrier(ctx, r.Addr, r.Key, cfg)
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("rudp: relay %s: %w", r.Addr, errs[i])
+		}
 	}
+	// The first on this goroutine: a caller that runs in a network
+	// namespace of its own (its thread's) reaches its one relay there.
+	var wg sync.WaitGroup
+	for i := range relays[1:] {
+		wg.Go(func() { dial(i + 1) })
+	}
+	dial(0)
 	wg.Wait()
 	up := others
 	for _, car := range cars {

@@ -42,9 +42,9 @@ func (s switchable) Recv(bufs [][]byte, sizes []int, addrs []netip.AddrPort) (in
 	}
 }
 
-// multipathPair connects two endpoints by UDP on loopback, which down
-// cuts, and through our relay.
-func multipathPair(t *testing.T, ctx context.Context, down *atomic.Bool) (client, server *Conn) {
+// multipathPair connects two endpoints by UDP on loopback, each UDP
+// carrier wrapped by wrap, and through our relay.
+func multipathPair(t *testing.T, ctx context.Context, wrap func(carrier.Carrier) carrier.Carrier) (client, server *Conn) {
 	t.Helper()
 	raddr, rkey := startRelay(t)
 	relays := []Relay{{raddr, rkey}}
@@ -61,7 +61,7 @@ func multipathPair(t *testing.T, ctx context.Context, down *atomic.Bool) (client
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := newEndpoint([]carrier.Carrier{switchable{carrier.NewUDP(u), down}, r[0]}, &Config{Identity: id}, accepting)
+		e, err := newEndpoint([]carrier.Carrier{wrap(carrier.NewUDP(u)), r[0]}, &Config{Identity: id}, accepting)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestPathSwitchover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var down atomic.Bool
-	client, server := multipathPair(t, ctx, &down)
+	client, server := multipathPair(t, ctx, func(c carrier.Carrier) carrier.Carrier { return switchable{c, &down} })
 	waitPath(t, ctx, client, "udp")
 	waitPath(t, ctx, server, "udp")
 
@@ -203,5 +203,59 @@ func TestPathSwitchover(t *testing.T) {
 	t.Logf("client: %d switches, %d failures; paths %+v", st.PathSwitches, st.PathFailures, st.Paths)
 	if st.PathFailures == 0 || st.PathSwitches < 2 {
 		t.Errorf("client: %d path failures, %d switches", st.PathFailures, st.PathSwitches)
+	}
+}
+
+// corrupting is a UDP carrier on which every third datagram arrives with
+// a bit flipped: what an attacker who forges packets, or a bad link, does.
+type corrupting struct {
+	carrier.Carrier
+	n *atomic.Uint64
+}
+
+func (c corrupting) Recv(bufs [][]byte, sizes []int, addrs []netip.AddrPort) (int, error) {
+	n, err := c.Carrier.Recv(bufs, sizes, addrs)
+	for i := range n {
+		if k := c.n.Add(1); k%3 == 0 && sizes[i] > 0 {
+			j := int(k*7919) % (sizes[i] * 8)
+			bufs[i][j/8] ^= 1 << (j % 8)
+		}
+	}
+	return n, err
+}
+
+// TestUDPForgeriesDoNotDemote: on UDP anybody can send a packet that
+// fails authentication, so such packets must not push a connection off
+// its best path: with a third of the packets arriving altered on UDP, a
+// stream still goes over UDP, intact, and no path is demoted.
+func TestUDPForgeriesDoNotDemote(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var n atomic.Uint64
+	client, server := multipathPair(t, ctx, func(c carrier.Carrier) carrier.Carrier { return corrupting{c, &n} })
+	data := make([]byte, 2<<20)
+	rand.NewChaCha8([32]byte{7}).Read(data)
+	go func() {
+		s, err := client.OpenStream(ctx)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		s.Write(data)
+		s.CloseWrite()
+	}()
+	in, err := server.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(in)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("%d of %d bytes arrived (%v)", len(got), len(data), err)
+	}
+	for _, c := range []*Conn{client, server} {
+		st := c.Stats()
+		if st.PathDemotions != 0 || !strings.HasPrefix(st.Path, "udp ") || st.PacketsDropped == 0 {
+			t.Errorf("%d demotions, path %s, %d packets dropped; want 0, udp, some", st.PathDemotions, st.Path, st.PacketsDropped)
+		}
 	}
 }

@@ -3,18 +3,15 @@ package relay_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/rudp"
 	"github.com/pydevts/pydevts/rudp/relay"
 )
@@ -54,87 +51,19 @@ func exerciseEngine(t *testing.T, addr string, key relay.PublicKey, inside func(
 	// A safety net against a hang, never a performance threshold.
 	ctx, cancel := context.WithTimeout(context.Background(), enginePatience)
 	defer cancel()
-	var l *rudp.Listener
-	if err := inside(func() (err error) { l, err = rudp.ListenRelay(ctx, addr, key, nil); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	accepted := make(chan *rudp.Conn, 1)
-	go func() {
-		c, err := l.Accept(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- c
-	}()
-	var client *rudp.Conn
-	if err := inside(func() (err error) {
-		client, err = rudp.DialRelay(ctx, addr, key, l.Endpoint().Identity().Card(), nil)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.CloseWithError(1, "test over") })
-	server := <-accepted
-	if server == nil {
-		t.FailNow()
-	}
-	t.Cleanup(func() { server.CloseWithError(1, "test over") })
-	// Reads and writes on streams take no context: a hang ends them here.
-	stop := context.AfterFunc(ctx, func() {
-		client.CloseWithError(1, "out of patience")
-		server.CloseWithError(1, "out of patience")
-	})
-	defer stop()
-
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	var chachaSeed [32]byte
-	binary.LittleEndian.PutUint64(chachaSeed[:], seed)
-	data := make([]byte, engineStreamBytes)
-	rand.NewChaCha8(chachaSeed).Read(data)
-	start := time.Now()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		s, err := client.OpenStream(ctx)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := s.Write(data); err != nil {
-			t.Errorf("stream write: %v", err)
-		}
-		s.CloseWrite()
-	})
-	wg.Go(func() {
-		s, err := server.AcceptStream(ctx)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		got, err := io.ReadAll(s)
-		if err != nil || !bytes.Equal(got, data) {
-			t.Errorf("stream: %d of %d bytes arrived, SHA-256 %x, sent %x (%v)", len(got), len(data), sha256.Sum256(got), sha256.Sum256(data), err)
-		}
-	})
-	for _, from := range []struct {
-		name     string
-		src, dst *rudp.Conn
-	}{{"client", client, server}, {"server", server, client}} {
-		for i := range engineMessages {
-			wg.Go(func() {
-				if err := from.src.SendMessage(ctx, engineMessage(seed, from.name, i)); err != nil {
-					t.Errorf("%s message %d: %v", from.name, i, err)
-				}
-			})
-		}
-		wg.Go(func() { receiveMessages(t, ctx, from.dst, seed, from.name) })
-	}
-	wg.Wait()
+	client, server := connectPair(t, ctx,
+		func() (l *rudp.Listener, err error) {
+			err = inside(func() error { l, err = rudp.ListenRelay(ctx, addr, key, nil); return err })
+			return l, err
+		},
+		func(peer handshake.Card) (c *rudp.Conn, err error) {
+			err = inside(func() error { c, err = rudp.DialRelay(ctx, addr, key, peer, nil); return err })
+			return c, err
+		})
+	transfer(t, ctx, client, server, engineStreamBytes, engineMessages, nil)
 	if t.Failed() {
 		return
 	}
-	t.Logf("%d bytes and %d messages each way in %v", len(data), engineMessages, time.Since(start).Round(time.Millisecond))
 	for _, c := range []*rudp.Conn{client, server} {
 		s := c.Stats()
 		if !strings.HasPrefix(s.Path, "relay ") {
@@ -159,18 +88,18 @@ func exerciseEngine(t *testing.T, addr string, key relay.PublicKey, inside func(
 	}
 }
 
-// receiveMessages receives the engineMessages messages that from sends
-// on c and checks each, failing on a repeat.
-func receiveMessages(t *testing.T, ctx context.Context, c *rudp.Conn, seed uint64, from string) {
-	seen := make([]bool, engineMessages)
-	for range engineMessages {
+// receiveMessages receives the n messages that from sends on c (each
+// engineMessage(seed, from, i)) and checks each, failing on a repeat.
+func receiveMessages(t *testing.T, ctx context.Context, c *rudp.Conn, seed uint64, from string, n int) {
+	seen := make([]bool, n)
+	for range n {
 		m, err := c.ReceiveMessage(ctx)
 		if err != nil {
 			t.Errorf("receiving %s's messages: %v (have %v)", from, err, seen)
 			return
 		}
 		var i int
-		if _, err := fmt.Sscanf(string(m), from+" %d:", &i); err != nil || i < 0 || i >= engineMessages {
+		if _, err := fmt.Sscanf(string(m), from+" %d:", &i); err != nil || i < 0 || i >= n {
 			t.Errorf("a message not from %s: %.24q", from, m)
 			continue
 		}

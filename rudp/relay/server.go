@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -49,6 +50,11 @@ type Server struct {
 	// mu guards the fields below and every session's links, confirmed and
 	// detached fields and pending-list element. Forwarding takes it for
 	// reading; routing, confirming and closing take it for writing.
+	// tamper, when set, may change each Data payload before it is
+	// forwarded, or drop it (false): tests play a relay that tampers with
+	// what it forwards, or stalls.
+	tamper atomic.Pointer[func([]byte) bool]
+
 	mu        sync.RWMutex
 	clients   map[PublicKey]*session // confirmed sessions by key
 	pending   *list.List             // unconfirmed sessions, oldest first

@@ -106,6 +106,10 @@ func (s *Server) forward(ss *session, id ConnID, payload []byte) {
 	}
 	b := getBuf()
 	*b = append(append(*b, byte(l.otherID)), payload...)
+	if f := s.tamper.Load(); f != nil && !(*f)((*b)[1:]) {
+		putBuf(b)
+		return
+	}
 	if l.other.fc.send(b, false) == pushed {
 		s.cnt.forwarded.Add(1)
 	} else {
