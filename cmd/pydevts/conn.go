@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,47 +27,58 @@ type connFlags struct {
 	messages bool
 	stats    bool
 	tcp      bool
-	relay    string
+	noUDP    bool
+	relays   multiFlag
+
+	addr string       // the positional ADDR; "": relays only
+	rs   []rudp.Relay // --relay, parsed
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.key, "key", "", "identity key `file` (default: a fresh identity)")
 	fs.BoolVar(&c.messages, "messages", false, "one message per line instead of a stream")
-	fs.BoolVar(&c.stats, "stats", false, "print the connection's final statistics as JSON on stderr")
-	fs.BoolVar(&c.tcp, "tcp", false, "run the connection over direct TCP instead of UDP (for networks that block UDP; both sides must use it)")
-	fs.StringVar(&c.relay, "relay", "", "run the connection through the Tox TCP relay `ADDR/KEY` (host:port and its 64-hex public key, as pydevts relay prints it); both sides use the same relay, and no ADDR argument is given")
+	fs.BoolVar(&c.stats, "stats", false, "print the connection's final statistics, each path's among them, as JSON on stderr")
+	fs.BoolVar(&c.tcp, "tcp", false, "add a direct TCP path on ADDR's address and port, beside UDP (for networks that block UDP)")
+	fs.BoolVar(&c.noUDP, "no-udp", false, "leave the direct UDP path out (with --tcp: direct TCP only)")
+	fs.Var(&c.relays, "relay", "add a path through the Tox TCP relay `ADDR/KEY` (host:port and its 64-hex public key, as pydevts relay prints it); repeatable, up to 3; both sides must use the relay")
 }
 
-// relayFlag parses --relay ADDR/KEY.
-func (c *connFlags) relayFlag() (addr string, key relay.PublicKey, err error) {
-	i := strings.LastIndexByte(c.relay, '/')
-	if i < 0 {
-		return "", key, fmt.Errorf("%w: --relay %q: want ADDR/KEY (host:port/64 hex digits)", errUsage, c.relay)
-	}
-	if key, err = relay.ParsePublicKey(c.relay[i+1:]); err != nil {
-		return "", key, fmt.Errorf("%w: --relay: %v", errUsage, err)
-	}
-	if c.tcp {
-		return "", key, fmt.Errorf("%w: --relay and --tcp exclude each other", errUsage)
-	}
-	return c.relay[:i], key, nil
-}
-
-// args checks the positional arguments: the address (what, for the
-// message), unless --relay is given.
+// args checks the positional arguments and the path flags, and parses
+// --relay: ADDR (what, for the message) is needed for direct paths, and
+// may be left out when relays are the only paths.
 func (c *connFlags) args(pos []string, what string) error {
-	if c.relay != "" {
-		return wantArgs(pos, 0, "no address with --relay")
+	for _, v := range c.relays {
+		r, err := rudp.ParseRelay(v)
+		if err != nil {
+			return fmt.Errorf("%w: --relay: %v", errUsage, strings.TrimPrefix(err.Error(), "rudp: "))
+		}
+		c.rs = append(c.rs, r)
 	}
-	return wantArgs(pos, 1, what)
+	if len(c.rs) > 3 {
+		return fmt.Errorf("%w: %d relays; at most 3", errUsage, len(c.rs))
+	}
+	direct := c.tcp || !c.noUDP
+	switch {
+	case len(c.rs) > 0 && len(pos) == 0:
+		if c.tcp {
+			return fmt.Errorf("%w: --tcp needs ADDR", errUsage)
+		}
+		return nil // relays alone
+	case !direct && len(c.rs) == 0:
+		return fmt.Errorf("%w: no path: --no-udp needs --tcp or --relay", errUsage)
+	case !direct:
+		return fmt.Errorf("%w: ADDR given, but --no-udp without --tcp leaves no direct path to use it", errUsage)
+	}
+	if err := wantArgs(pos, 1, what); err != nil {
+		return err
+	}
+	c.addr = pos[0]
+	return nil
 }
 
-// network is the network to listen or dial on: "udp", or "tcp" with --tcp.
-func (c *connFlags) network() string {
-	if c.tcp {
-		return "tcp"
-	}
-	return "udp"
+// config is the rudp configuration of the paths the flags ask for.
+func (c *connFlags) config(id *handshake.Identity) *rudp.Config {
+	return &rudp.Config{Identity: id, TCP: c.tcp, NoUDP: c.noUDP || c.addr == "", Relays: c.rs}
 }
 
 // identity loads --key, or makes a fresh identity (fresh says which).
@@ -90,7 +102,7 @@ func interrupted() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, sigterm)
 }
 
-// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] [--tcp] ADDR | --relay ADDR/KEY
+// runListen: pydevts listen [--key FILE] [--allow ID]... [--messages] [--stats] [--tcp] [--no-udp] [--relay ADDR/KEY]... [ADDR]
 func runListen(args []string, std stdio) error {
 	fl := newFlags("listen", "ADDR", std.errOut)
 	var cf connFlags
@@ -118,28 +130,29 @@ func runListen(args []string, std stdio) error {
 	}
 	ctx, stop := interrupted()
 	defer stop()
-	cfg := &rudp.Config{Identity: id, Allow: fps}
-	var l *rudp.Listener
-	if cf.relay != "" {
-		addr, key, err := cf.relayFlag()
-		if err != nil {
-			return err
-		}
-		l, err = rudp.ListenRelay(ctx, addr, key, cfg)
-		if err != nil {
-			return interruptedErr(ctx, err)
-		}
-	} else if l, err = rudp.Listen(cf.network(), pos[0], cfg); err != nil {
-		return err
+	cfg := cf.config(id)
+	cfg.Allow = fps
+	if len(cf.rs) > 0 {
+		cfg.Logger = warnLogger(std.errOut) // a relay that could not be reached at first
+	}
+	l, err := rudp.Listen("udp", cf.addr, cfg)
+	if err != nil {
+		return interruptedErr(ctx, err)
 	}
 	defer l.Close()
 	if fresh {
 		fmt.Fprintf(std.errOut, "identity: %s\n", id.Card())
 	}
-	if cf.relay != "" {
-		fmt.Fprintf(std.errOut, "listening on relay %s\n", cf.relay)
-	} else {
-		fmt.Fprintf(std.errOut, "listening on %s\n", l.Addr())
+	// One line per path: the direct address first (UDP and TCP share
+	// it), then each relay.
+	direct := false
+	for _, a := range l.Endpoint().Addrs() {
+		if ra, ok := a.(*relay.Addr); ok {
+			fmt.Fprintf(std.errOut, "listening on relay %s\n", ra.Relay)
+		} else if !direct {
+			direct = true
+			fmt.Fprintf(std.errOut, "listening on %s\n", a)
+		}
 	}
 
 	c, err := l.Accept(ctx)
@@ -220,7 +233,7 @@ func interruptedErr(ctx context.Context, err error) error {
 	return err
 }
 
-// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] [--tcp] ADDR | --relay ADDR/KEY
+// runDial: pydevts dial [--key FILE] --peer ID [--messages] [--stats] [--tcp] [--no-udp] [--relay ADDR/KEY]... [ADDR]
 func runDial(args []string, std stdio) error {
 	fl := newFlags("dial", "ADDR", std.errOut)
 	var cf connFlags
@@ -246,16 +259,11 @@ func runDial(args []string, std stdio) error {
 	}
 	ctx, stop := interrupted()
 	defer stop()
-	var c *rudp.Conn
-	if cf.relay != "" {
-		addr, key, ferr := cf.relayFlag()
-		if ferr != nil {
-			return ferr
-		}
-		c, err = rudp.DialRelay(ctx, addr, key, peer, &rudp.Config{Identity: id})
-	} else {
-		c, err = rudp.Dial(ctx, cf.network(), pos[0], peer, &rudp.Config{Identity: id})
+	cfg := cf.config(id)
+	if len(cf.rs) > 0 {
+		cfg.Logger = warnLogger(std.errOut)
 	}
+	c, err := rudp.Dial(ctx, "udp", cf.addr, peer, cfg)
 	if err != nil {
 		return interruptedErr(ctx, err)
 	}
@@ -337,9 +345,31 @@ func printStats(w io.Writer, s rudp.Stats) {
 		"smoothed_rtt_ms": ms(s.SmoothedRTT), "min_rtt_ms": ms(s.MinRTT),
 		"rtt_var_ms": ms(s.RTTVar), "latest_rtt_ms": ms(s.LatestRTT),
 		"congestion_window": s.CongestionWindow, "bytes_in_flight": s.BytesInFlight,
-		"path": s.Path, "suite": s.Suite,
+		"path": s.Path, "suite": s.Suite, "paths": pathsJSON(s.Paths),
+		"path_switches": s.PathSwitches, "path_failures": s.PathFailures, "path_demotions": s.PathDemotions,
 	})
 	fmt.Fprintf(w, "%s\n", b)
+}
+
+// pathsJSON describes each path for --stats.
+func pathsJSON(ps []rudp.PathStats) []map[string]any {
+	out := make([]map[string]any, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, map[string]any{
+			"kind": p.Kind, "addr": p.Addr, "name": p.Name, "state": p.State, "active": p.Active,
+			"rtt_ms": float64(p.RTT.Microseconds()) / 1000, "lost": p.Lost,
+			"packets_sent": p.PacketsSent, "packets_received": p.PacketsReceived,
+			"bytes_sent": p.BytesSent, "bytes_received": p.BytesReceived,
+			"auth_failures": p.AuthFailures, "demotions": p.Demotions,
+		})
+	}
+	return out
+}
+
+// warnLogger logs warnings and errors as text lines on w: the engine's
+// word on a relay it could not reach, or a path it demoted.
+func warnLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // loadCardArg turns an --allow value (a fingerprint, or a public identity)

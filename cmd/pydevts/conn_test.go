@@ -48,7 +48,7 @@ func startListen(t *testing.T, args ...string) *listener {
 	l := &listener{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1)}
 	pr, pw := io.Pipe()
 	go func() {
-		if !slices.Contains(args, "--relay") {
+		if !slices.Contains(args, "--relay") || slices.Contains(args, "--tcp") {
 			args = append(args, "127.0.0.1:0")
 		}
 		code := run(append([]string{"listen"}, args...), stdio{strings.NewReader(""), l.stdout, io.MultiWriter(pw, l.stderr)})
@@ -84,6 +84,21 @@ func (l *listener) wait(t *testing.T) int {
 	}
 }
 
+// expectStream checks that dial exited 0 (code, with stderr errOut),
+// that listen did too, and that listen wrote data.
+func (l *listener) expectStream(t *testing.T, code int, errOut string, data []byte) {
+	t.Helper()
+	if code != 0 {
+		t.Fatalf("dial exited %d: %s", code, errOut)
+	}
+	if code := l.wait(t); code != 0 {
+		t.Fatalf("listen exited %d: %s", code, l.stderr.String())
+	}
+	if got := l.stdout.String(); got != string(data) {
+		t.Fatalf("listen wrote %d bytes, dial sent %d", len(got), len(data))
+	}
+}
+
 func dial(l *listener, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = run(append(append([]string{"dial"}, args...), l.addr), stdio{stdin, &o, &e})
@@ -100,15 +115,7 @@ func TestListenDialStream(t *testing.T) {
 	data := make([]byte, 2<<20)
 	rand.NewChaCha8([32]byte{3}).Read(data)
 	code, _, errOut := dial(l, bytes.NewReader(data), "--peer", l.identity, "--stats")
-	if code != 0 {
-		t.Fatalf("dial exited %d: %s", code, errOut)
-	}
-	if code := l.wait(t); code != 0 {
-		t.Fatalf("listen exited %d: %s", code, l.stderr.String())
-	}
-	if got := l.stdout.String(); got != string(data) {
-		t.Fatalf("listen wrote %d bytes, dial sent %d", len(got), len(data))
-	}
+	l.expectStream(t, code, errOut, data)
 	for name, out := range map[string]string{"dial": errOut, "listen": l.stderr.String()} {
 		last := strings.Split(strings.TrimSpace(out), "\n")
 		var st map[string]any
@@ -118,22 +125,21 @@ func TestListenDialStream(t *testing.T) {
 	}
 }
 
-// TestListenDialTCP: with --tcp on both sides the same stream goes over
-// direct TCP, and the statistics say so.
+// TestListenDialTCP: both sides behind a network that blocks UDP, with
+// direct TCP only (--tcp --no-udp): the stream goes over TCP, and the
+// statistics say so. The listener offers UDP and TCP (--tcp alone).
 func TestListenDialTCP(t *testing.T) {
-	l := startListen(t, "--tcp", "--stats")
+	for _, listen := range [][]string{{"--tcp", "--no-udp"}, {"--tcp"}} {
+		t.Run(strings.Join(listen, " "), func(t *testing.T) { listenDialTCP(t, listen) })
+	}
+}
+
+func listenDialTCP(t *testing.T, listen []string) {
+	l := startListen(t, append(listen, "--stats")...)
 	data := make([]byte, 1<<20)
 	rand.NewChaCha8([32]byte{4}).Read(data)
-	code, _, errOut := dial(l, bytes.NewReader(data), "--tcp", "--peer", l.identity, "--stats")
-	if code != 0 {
-		t.Fatalf("dial --tcp exited %d: %s", code, errOut)
-	}
-	if code := l.wait(t); code != 0 {
-		t.Fatalf("listen --tcp exited %d: %s", code, l.stderr.String())
-	}
-	if got := l.stdout.String(); got != string(data) {
-		t.Fatalf("listen wrote %d bytes, dial sent %d", len(got), len(data))
-	}
+	code, _, errOut := dial(l, bytes.NewReader(data), "--tcp", "--no-udp", "--peer", l.identity, "--stats")
+	l.expectStream(t, code, errOut, data)
 	last := strings.Split(strings.TrimSpace(errOut), "\n")
 	var st map[string]any
 	if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil {
@@ -141,6 +147,9 @@ func TestListenDialTCP(t *testing.T) {
 	}
 	if p, _ := st["path"].(string); !strings.HasPrefix(p, "tcp ") {
 		t.Errorf("dial --tcp path %q", st["path"])
+	}
+	if ps, _ := st["paths"].([]any); len(ps) != 1 {
+		t.Errorf("dial --tcp --no-udp paths %v, want the TCP one alone", st["paths"])
 	}
 }
 
@@ -219,15 +228,7 @@ func TestListenDialRelay(t *testing.T) {
 	rand.NewChaCha8([32]byte{5}).Read(data)
 	var o, e bytes.Buffer
 	code := run([]string{"dial", "--relay", via, "--peer", l.identity, "--stats"}, stdio{bytes.NewReader(data), &o, &e})
-	if code != 0 {
-		t.Fatalf("dial --relay exited %d: %s", code, e.String())
-	}
-	if code := l.wait(t); code != 0 {
-		t.Fatalf("listen --relay exited %d: %s", code, l.stderr.String())
-	}
-	if got := l.stdout.String(); got != string(data) {
-		t.Fatalf("listen wrote %d bytes, dial sent %d", len(got), len(data))
-	}
+	l.expectStream(t, code, e.String(), data)
 	last := strings.Split(strings.TrimSpace(e.String()), "\n")
 	var st map[string]any
 	if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil {
@@ -236,9 +237,55 @@ func TestListenDialRelay(t *testing.T) {
 	if p, _ := st["path"].(string); !strings.HasPrefix(p, "relay "+addr+" ") {
 		t.Fatalf("path %q, want through relay %s", p, addr)
 	}
-	for _, bad := range [][]string{{"--relay", "127.0.0.1:1"}, {"--relay", "127.0.0.1:1/zz"}, {"--relay", via, "127.0.0.1:1"}, {"--relay", via, "--tcp"}} {
-		if code := run(append([]string{"dial", "--peer", l.identity}, bad...), stdio{strings.NewReader(""), io.Discard, io.Discard}); code == 0 {
-			t.Errorf("dial %v succeeded", bad)
+	for _, bad := range [][]string{
+		{"--relay", "127.0.0.1:1"}, {"--relay", "127.0.0.1:1/zz"}, {"--relay", via, "--tcp"},
+		{"--relay", via, "--relay", via, "--relay", via, "--relay", via},
+		{"--no-udp", "127.0.0.1:1"}, {"--no-udp", "--relay", via, "127.0.0.1:1"}, {"--no-udp"},
+	} {
+		var e bytes.Buffer
+		if code := run(append([]string{"dial", "--peer", l.identity}, bad...), stdio{strings.NewReader(""), io.Discard, &e}); code != 2 {
+			t.Errorf("dial %v exited %d, want 2 (usage): %s", bad, code, e.String())
 		}
+	}
+}
+
+// TestListenDialPaths: both sides with UDP, TCP and two relays; the
+// stream goes over UDP, and --stats lists all four paths on each side,
+// the UDP one active.
+func TestListenDialPaths(t *testing.T) {
+	var relays []string
+	for range 2 {
+		key, addr, _, _ := startRelay(t)
+		relays = append(relays, "--relay", addr+"/"+key.String())
+	}
+	l := startListen(t, append([]string{"--tcp", "--stats"}, relays...)...)
+	data := make([]byte, 512<<10)
+	rand.NewChaCha8([32]byte{6}).Read(data)
+	code, _, errOut := dial(l, bytes.NewReader(data), append([]string{"--tcp", "--stats", "--peer", l.identity}, relays...)...)
+	l.expectStream(t, code, errOut, data)
+	if n := strings.Count(l.stderr.String(), "listening on relay "); n != 2 {
+		t.Errorf("listen printed %d relays: %s", n, l.stderr.String())
+	}
+	last := strings.Split(strings.TrimSpace(errOut), "\n")
+	var st struct {
+		Path  string
+		Paths []struct {
+			Kind, Addr, State string
+			Active            bool
+			PacketsSent       uint64 `json:"packets_sent"`
+		}
+	}
+	if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, p := range st.Paths {
+		kinds[p.Kind]++
+		if p.Active != (p.Kind == "udp") || p.Addr == "" || p.PacketsSent == 0 {
+			t.Errorf("path %+v", p)
+		}
+	}
+	if kinds["udp"] != 1 || kinds["tcp"] != 1 || kinds["relay"] != 2 || !strings.HasPrefix(st.Path, "udp ") {
+		t.Errorf("dial --stats: path %q, paths %+v", st.Path, st.Paths)
 	}
 }
