@@ -288,6 +288,8 @@ func (j *Journal) index(line string) {
 // away as best it can and the Journal refuses all further writes: after a
 // failed fsync the kernel's view of the file can no longer be trusted, and
 // OpenJournal on the same path re-reads and repairs it.
+//
+// Append does not check that the resource is stored; AppendStored does.
 func (j *Journal) Append(publisher, resourceID string) (line string, err error) {
 	if err := journalCheckPair(publisher, resourceID); err != nil {
 		return "", err
@@ -314,6 +316,24 @@ func (j *Journal) Append(publisher, resourceID string) (line string, err error) 
 	j.size += int64(len(buf))
 	j.index(line)
 	return line, nil
+}
+
+// AppendStored is Append for a resource that must already be in s: it
+// refuses when s does not hold resourceID. This is the order decision D10
+// needs: the node verifies the resource, stores it (Store.Put returns only
+// once the file is durable), then journals it. A crash between the two
+// leaves a stored resource the journal does not name yet, which the next
+// synchronisation appends again; never a journal entry whose resource the
+// store lacks. (A resource deleted later, revoked by an updates document,
+// keeps its entry; the journal is append-only and answers 404 for it.)
+func (j *Journal) AppendStored(s *Store, publisher, resourceID string) (line string, err error) {
+	if err := journalCheckPair(publisher, resourceID); err != nil {
+		return "", err
+	}
+	if !s.Has(resourceID) {
+		return "", fmt.Errorf("sdmp: journal %s: resource %s is not in the store %s; store it before journaling it", j.path, resourceID, s.Dir())
+	}
+	return j.Append(publisher, resourceID)
 }
 
 // writable reports why the journal may not be written, or nil. Called with
