@@ -1,0 +1,190 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/sdmp"
+)
+
+// freePort returns a port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T, network string) string {
+	t.Helper()
+	switch network {
+	case "udp":
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// testNode is a node's data directory in a test.
+type testNode struct {
+	name, dir        string
+	pydevts, tcp     string
+	card             string
+	user, node       string // fingerprints
+	userPub, nodePub []byte
+}
+
+// makeNodes inits n nodes, each a peer of every other, over pydevts
+// (viaTCP false) or the SDMP TCP binding.
+func makeNodes(t *testing.T, names []string, viaTCP bool) []*testNode {
+	t.Helper()
+	var ns []*testNode
+	for _, name := range names {
+		tn := &testNode{name: name, dir: filepath.Join(t.TempDir(), name), pydevts: freePort(t, "udp"), tcp: freePort(t, "tcp")}
+		if err := Init(tn.dir, &InitOptions{UserName: name, NodeName: name + "-node"}); err != nil {
+			t.Fatal(err)
+		}
+		id, err := handshake.LoadKeyFile(filepath.Join(tn.dir, TransportFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.card = id.Card().String()
+		tn.userPub, _ = os.ReadFile(filepath.Join(tn.dir, UserPubFile))
+		tn.nodePub, _ = os.ReadFile(filepath.Join(tn.dir, NodePubFile))
+		uk, _ := sdmp.ParsePublicKeyPEM(tn.userPub)
+		nk, _ := sdmp.ParsePublicKeyPEM(tn.nodePub)
+		tn.user, tn.node = sdmp.Fingerprint(uk), sdmp.Fingerprint(nk)
+		ns = append(ns, tn)
+	}
+	for _, tn := range ns {
+		var cfg strings.Builder
+		fmt.Fprintf(&cfg, "listen:\n  pydevts: %q\n  sdmp_tcp: %q\nsync_interval: 500ms\nredial_interval: 200ms\npeers:\n", tn.pydevts, tn.tcp)
+		for _, o := range ns {
+			if o == tn {
+				continue
+			}
+			os.MkdirAll(filepath.Join(tn.dir, "peers"), 0o700)
+			os.WriteFile(filepath.Join(tn.dir, "peers", o.name+"-node.pem"), o.nodePub, 0o644)
+			os.WriteFile(filepath.Join(tn.dir, "peers", o.name+"-user.pem"), o.userPub, 0o644)
+			fmt.Fprintf(&cfg, "  - name: %s\n    node_key: peers/%s-node.pem\n    user_key: peers/%s-user.pem\n", o.name, o.name, o.name)
+			if viaTCP {
+				fmt.Fprintf(&cfg, "    sdmp_tcp: %q\n", o.tcp)
+			} else {
+				fmt.Fprintf(&cfg, "    transport: %q\n    pydevts: %q\n", o.card, o.pydevts)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(tn.dir, ConfigFile), []byte(cfg.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
+}
+
+// runNode runs the node in tn until the returned stop is called (or the
+// test ends).
+func runNode(t *testing.T, tn *testNode) (stop func()) {
+	t.Helper()
+	n, err := Open(tn.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	var once bool
+	stop = func() {
+		if once {
+			return
+		}
+		once = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node %s: %v", tn.name, err)
+		}
+	}
+	t.Cleanup(stop)
+	// Wait for its control socket.
+	waitFor(t, tn.name+" to start", func() bool {
+		_, err := JournalLines(context.Background(), tn.dir)
+		return err == nil
+	})
+	return stop
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // a safety net, not a threshold
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// holds reports whether the node in tn journals and stores resource id.
+func holds(tn *testNode, id string) bool {
+	ctx := context.Background()
+	lines, err := JournalLines(ctx, tn.dir)
+	if err != nil {
+		return false
+	}
+	in := slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, "/"+id) })
+	raw, err := Get(ctx, tn.dir, id)
+	return in && err == nil && len(raw) > 0
+}
+
+func TestTriangle(t *testing.T) {
+	for _, viaTCP := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pydevts", true: "tcp"}[viaTCP], func(t *testing.T) {
+			ns := makeNodes(t, []string{"a", "b", "c"}, viaTCP)
+			for _, tn := range ns[:2] {
+				runNode(t, tn)
+			}
+			ctx := context.Background()
+			id, err := Publish(ctx, ns[0].dir, []byte("blog:\n  title: hello\n  text: from a\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			waitFor(t, "b to hold a's resource", func() bool { return holds(ns[1], id) })
+			t.Logf("b holds it after %v", time.Since(start))
+			raw, _ := Get(ctx, ns[1].dir, id)
+			orig, _ := Get(ctx, ns[0].dir, id)
+			if !bytes.Equal(raw, orig) {
+				t.Fatal("b's copy differs from a's")
+			}
+			// c was offline; it catches up when it starts.
+			runNode(t, ns[2])
+			waitFor(t, "c to catch up", func() bool { return holds(ns[2], id) })
+			// And what c publishes reaches both.
+			id2, err := Publish(ctx, ns[2].dir, []byte("note: from c\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tn := range ns[:2] {
+				waitFor(t, tn.name+" to hold c's resource", func() bool { return holds(tn, id2) })
+			}
+			ps, err := Peers(ctx, ns[0].dir)
+			if err != nil || len(ps) != 2 {
+				t.Fatalf("peers: %+v %v", ps, err)
+			}
+			for _, p := range ps {
+				if !p.Connected {
+					t.Errorf("a's peer %s not connected: %+v", p.Name, p)
+				}
+			}
+		})
+	}
+}
