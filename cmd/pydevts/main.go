@@ -25,12 +25,17 @@ type stdio struct {
 }
 
 var commands = map[string]command{
-	"keygen": {"write a new identity to a key file", runKeygen},
-	"id":     {"print the public identity (or fingerprint) of a key file", runID},
-	"listen": {"accept one connection and copy its stream (or messages) to stdout", runListen},
-	"dial":   {"connect to a peer and copy stdin into a stream (or messages)", runDial},
-	"bench":  {"compare pydevts with kernel TCP and quic-go over emulated lossy links", runBench},
-	"relay":  {"run a Tox-compatible TCP relay", runRelay},
+	"keygen":  {"write a new identity to a key file", runKeygen},
+	"id":      {"print the public identity (or fingerprint) of a key file", runID},
+	"listen":  {"accept one connection and copy its stream (or messages) to stdout", runListen},
+	"dial":    {"connect to a peer and copy stdin into a stream (or messages)", runDial},
+	"bench":   {"compare pydevts with kernel TCP and quic-go over emulated lossy links", runBench},
+	"relay":   {"run a Tox-compatible TCP relay", runRelay},
+	"node":    {"init or run an SDMP node (node init|run --data DIR)", runNode},
+	"publish": {"publish a resource through the running node", runPublish},
+	"get":     {"print a resource the running node holds", runGet},
+	"journal": {"print the running node's journal", runJournal},
+	"peers":   {"show the running node's peers and their sessions", runPeers},
 	// bench-peer is one side of a bench run, started by bench itself.
 	"bench-peer": {"", runBenchPeer},
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/sdmp"
@@ -186,5 +189,129 @@ func TestTriangle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRefused: a peer offers resources that must be refused: a bad
+// signature, an unknown publisher, a delete of another user's resource.
+// None is stored or journaled; a good one, offered the same way, is.
+func TestRefused(t *testing.T) {
+	ns := makeNodes(t, []string{"b", "evil"}, true)
+	b, evil := ns[0], ns[1]
+	runNode(t, b)
+	ctx := context.Background()
+	bRes, err := Publish(ctx, b.dir, []byte("mine: b's\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evilNode, err := loadPrivateKey(filepath.Join(evil.dir, NodeKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evilUser, err := loadPrivateKey(filepath.Join(evil.dir, UserKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := sdmp.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(key *rsa.PrivateKey, r *sdmp.Resource) ([]byte, string) {
+		t.Helper()
+		r.Created = time.Now().UTC()
+		stream, err := sdmp.EncodeDocument(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := sdmp.SignSYML(key, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw, sdmp.ResourceID(stream)
+	}
+	content := func(v string) map[string]*yaml.Node {
+		return map[string]*yaml.Node{"note": {Kind: yaml.ScalarNode, Tag: "!!str", Value: v}}
+	}
+	evilFP := sdmp.Fingerprint(&evilUser.PublicKey)
+	badSig, badSigID := sign(evilUser, &sdmp.Resource{Publisher: evilFP, Content: content("forged")})
+	// Flip a bit of the signature (the first base64 character after
+	// the block's header keeps it parseable, not valid).
+	badSig = bytes.Clone(badSig)
+	i := bytes.IndexByte(badSig, '\n') + 1
+	badSig[i] ^= 0x01
+	unknown, unknownID := sign(stranger, &sdmp.Resource{Publisher: sdmp.Fingerprint(&stranger.PublicKey), Content: content("who?")})
+	steal, stealID := sign(evilUser, &sdmp.Resource{Publisher: evilFP, Updates: []string{bRes}})
+	good, goodID := sign(evilUser, &sdmp.Resource{Publisher: evilFP, Content: content("fine")})
+	offers := map[string][]byte{badSigID: badSig, unknownID: unknown, stealID: steal, goodID: good}
+
+	// Play evil's node by hand over the SDMP TCP binding.
+	c, err := net.Dial("tcp", b.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bNodeKey, _ := sdmp.ParsePublicKeyPEM(b.nodePub)
+	s, err := sdmp.Handshake(ctx, c, &sdmp.SessionConfig{Key: evilNode, Initiator: true, Peer: bNodeKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	send := func(cm *sdmp.Communication) {
+		t.Helper()
+		cm.Node, cm.Created = evil.node, time.Now().UTC()
+		stream, err := sdmp.EncodeDocument(cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := sdmp.SignSYML(evilNode, stream)
+		if err := s.WriteDocument(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prev := evil.node
+	var entries []string
+	for _, e := range []struct{ pub, id string }{
+		{evilFP, badSigID}, {sdmp.Fingerprint(&stranger.PublicKey), unknownID}, {evilFP, stealID}, {evilFP, goodID},
+	} {
+		prev = sdmp.NextJournalLine(prev, e.pub, e.id)
+		entries = append(entries, prev)
+	}
+	send(&sdmp.Communication{Journal: &sdmp.JournalList{Since: evil.node, Entries: entries}})
+	// Answer b's requests until it has asked for all four.
+	asked := map[string]bool{}
+	for len(asked) < len(offers) {
+		s.SetReadDeadline(time.Now().Add(30 * time.Second))
+		doc, err := s.ReadDocument()
+		if err != nil {
+			t.Fatalf("after %d requests: %v", len(asked), err)
+		}
+		f, err := sdmp.ParseSYML(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := sdmp.DecodeDocument(f.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cm, ok := d.(*sdmp.Communication); ok && cm.Request != nil {
+			asked[cm.Request.Resource] = true
+			if err := s.WriteDocument(offers[cm.Request.Resource]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor(t, "b to take the good resource", func() bool { return holds(b, goodID) })
+	for name, id := range map[string]string{"bad signature": badSigID, "unknown publisher": unknownID, "delete of b's resource": stealID} {
+		if holds(b, id) {
+			t.Errorf("b took the resource with a %s", name)
+		}
+		lines, _ := JournalLines(ctx, b.dir)
+		for _, l := range lines {
+			if strings.HasSuffix(l, "/"+id) {
+				t.Errorf("b journaled the resource with a %s", name)
+			}
+		}
+	}
+	if !holds(b, bRes) {
+		t.Error("b lost its own resource to evil's delete")
 	}
 }

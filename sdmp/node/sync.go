@@ -185,6 +185,13 @@ func loadPublicKey(dir, path string) (*rsa.PublicKey, error) {
 	return sdmp.ParsePublicKeyPEM(b)
 }
 
+// Close closes a node that was opened and not run (Run closes the node
+// itself when it returns).
+func (n *Node) Close() error {
+	n.st.close()
+	return nil
+}
+
 // Fingerprints returns the node's user and node key fingerprints.
 func (n *Node) Fingerprints() (user, node string) { return n.st.userFP, n.st.nodeFP }
 

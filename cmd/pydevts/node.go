@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pydevts/pydevts/sdmp/node"
+)
+
+// dataFlag is the --data flag of the node commands: the node's data
+// directory, by default $PYDEVTS_DATA or ~/.pydevts.
+func dataFlag(fs *flag.FlagSet) *string {
+	def := os.Getenv("PYDEVTS_DATA")
+	if def == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			def = filepath.Join(home, ".pydevts")
+		}
+	}
+	return fs.String("data", def, "the node's data `DIR` (default $PYDEVTS_DATA, else ~/.pydevts)")
+}
+
+// runNode: pydevts node init|run [--data DIR]
+func runNode(args []string, std stdio) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: want init or run (pydevts node init --data DIR; pydevts node run --data DIR)", errUsage)
+	}
+	switch args[0] {
+	case "init":
+		fl := newFlags("node init", "", std.errOut)
+		dir := dataFlag(fl)
+		user := fl.String("user", "user", "the user's `NAME`, in its user information")
+		name := fl.String("name", "node", "the node's `NAME`")
+		pos, err := parseFlags(fl, args[1:])
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(pos, 0, "no arguments"); err != nil {
+			return err
+		}
+		if err := node.Init(*dir, &node.InitOptions{UserName: *user, NodeName: *name}); err != nil {
+			return err
+		}
+		n, err := node.Open(*dir, nil)
+		if err != nil {
+			return err
+		}
+		u, nf := n.Fingerprints()
+		n.Close()
+		fmt.Fprintf(std.out, "data:      %s\nuser:      %s\nnode:      %s\n", *dir, u, nf)
+		fmt.Fprintf(std.out, "give peers %s and %s; edit %s\n",
+			filepath.Join(*dir, node.UserPubFile), filepath.Join(*dir, node.NodePubFile), filepath.Join(*dir, node.ConfigFile))
+		return nil
+	case "run":
+		fl := newFlags("node run", "", std.errOut)
+		dir := dataFlag(fl)
+		level := fl.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+		pos, err := parseFlags(fl, args[1:])
+		if err != nil {
+			return err
+		}
+		if err := wantArgs(pos, 0, "no arguments"); err != nil {
+			return err
+		}
+		var lv slog.Level
+		if err := lv.UnmarshalText([]byte(*level)); err != nil {
+			return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, *level)
+		}
+		log := slog.New(slog.NewTextHandler(std.errOut, &slog.HandlerOptions{Level: lv}))
+		n, err := node.Open(*dir, log)
+		if err != nil {
+			return err
+		}
+		u, nf := n.Fingerprints()
+		log.Info("node: running", "data", *dir, "user", u, "node", nf)
+		ctx, stop := interrupted()
+		defer stop()
+		return n.Run(ctx)
+	}
+	return fmt.Errorf("%w: node %q: want init or run", errUsage, args[0])
+}
+
+// controlCtx bounds a control request.
+func controlCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), time.Minute)
+}
+
+// publishMax bounds what publish reads: a resource's limit.
+const publishMax = 1 << 20
+
+// runPublish: pydevts publish [--data DIR] FILE
+func runPublish(args []string, std stdio) error {
+	fl := newFlags("publish", "FILE", std.errOut)
+	dir := dataFlag(fl)
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "the FILE to publish (a YAML mapping; - for stdin)"); err != nil {
+		return err
+	}
+	in := std.in
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	// A resource is at most 1 MiB; a larger file is refused here rather
+	// than read whole.
+	b, err := io.ReadAll(io.LimitReader(in, publishMax+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > publishMax {
+		return fmt.Errorf("%s: over %d bytes, larger than a resource may be", pos[0], publishMax)
+	}
+	ctx, cancel := controlCtx()
+	defer cancel()
+	id, err := node.Publish(ctx, *dir, b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(std.out, id)
+	return nil
+}
+
+// runGet: pydevts get [--data DIR] ID
+func runGet(args []string, std stdio) error {
+	fl := newFlags("get", "ID", std.errOut)
+	dir := dataFlag(fl)
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, "the resource ID"); err != nil {
+		return err
+	}
+	ctx, cancel := controlCtx()
+	defer cancel()
+	b, err := node.Get(ctx, *dir, pos[0])
+	if err != nil {
+		return err
+	}
+	_, err = std.out.Write(b)
+	return err
+}
+
+// runJournal: pydevts journal [--data DIR]
+func runJournal(args []string, std stdio) error {
+	fl := newFlags("journal", "", std.errOut)
+	dir := dataFlag(fl)
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	ctx, cancel := controlCtx()
+	defer cancel()
+	lines, err := node.JournalLines(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(std.out, strings.Join(lines, "\n"))
+	return nil
+}
+
+// runPeers: pydevts peers [--data DIR] [--json]
+func runPeers(args []string, std stdio) error {
+	fl := newFlags("peers", "", std.errOut)
+	dir := dataFlag(fl)
+	asJSON := fl.Bool("json", false, "print the peers as JSON")
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	ctx, cancel := controlCtx()
+	defer cancel()
+	ps, err := node.Peers(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(std.out).Encode(ps)
+	}
+	for _, p := range ps {
+		state := "down"
+		if p.Connected {
+			state = "up via " + p.Via
+			if p.Path != "" {
+				state += fmt.Sprintf(" (%s, rtt %.1f ms)", p.Path, p.RTTMillis)
+			}
+		} else if p.LastError != "" {
+			state += ": " + p.LastError
+		}
+		fmt.Fprintf(std.out, "%s  %s  %s\n", p.Name, p.Fingerprint[:16], state)
+	}
+	return nil
+}

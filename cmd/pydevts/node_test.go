@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pydevts/pydevts/sdmp"
+	"github.com/pydevts/pydevts/sdmp/node"
+)
+
+// buildBinary builds pydevts once per test binary run, for tests that
+// need real processes (a node killed with SIGKILL, say).
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "pydevts-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pydevts")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return bin, nil
+})
+
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// startNodeProcess runs `pydevts node run --data dir` until the test
+// ends; kill sends it SIGKILL and waits.
+func startNodeProcess(t *testing.T, bin, dir string) (kill func()) {
+	t.Helper()
+	cmd := exec.Command(bin, "node", "run", "--data", dir, "--log-level", "warn")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, bufio.NewReader(stderr))
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(kill)
+	waitUntil(t, "the node to answer on its control socket", func() bool {
+		_, err := node.JournalLines(context.Background(), dir)
+		return err == nil
+	})
+	return kill
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second) // a safety net, not a threshold
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T, network string) string {
+	t.Helper()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().String()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestNodeProcesses: three `pydevts node` processes in a triangle over
+// pydevts on loopback, set up with the CLI: a resource published with
+// `pydevts publish` on one is in the journals and stores of the other
+// two (`pydevts journal`, `pydevts get`), byte for byte, and `pydevts
+// peers` shows the sessions.
+func TestNodeProcesses(t *testing.T) {
+	bin := binary(t)
+	names := []string{"a", "b", "c"}
+	dirs := map[string]string{}
+	addrs := map[string]string{}
+	cards := map[string]string{}
+	for _, n := range names {
+		dirs[n] = filepath.Join(t.TempDir(), n)
+		if code, _, e := runCmd("node", "init", "--data", dirs[n], "--user", n); code != 0 {
+			t.Fatalf("node init: %s", e)
+		}
+		addrs[n] = freeAddr(t, "udp")
+		_, card, _ := runCmd("id", filepath.Join(dirs[n], node.TransportFile))
+		cards[n] = strings.TrimSpace(card)
+	}
+	for _, n := range names {
+		var cfg strings.Builder
+		fmt.Fprintf(&cfg, "listen:\n  pydevts: %q\nsync_interval: 1s\nredial_interval: 200ms\npeers:\n", addrs[n])
+		for _, o := range names {
+			if o == n {
+				continue
+			}
+			fmt.Fprintf(&cfg, "  - name: %s\n    node_key: %s\n    user_key: %s\n    transport: %q\n    pydevts: %q\n",
+				o, filepath.Join(dirs[o], node.NodePubFile), filepath.Join(dirs[o], node.UserPubFile), cards[o], addrs[o])
+		}
+		if err := os.WriteFile(filepath.Join(dirs[n], node.ConfigFile), []byte(cfg.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		startNodeProcess(t, bin, dirs[n])
+	}
+	file := filepath.Join(t.TempDir(), "post.yaml")
+	os.WriteFile(file, []byte("post:\n  title: hello\n  body: from a\n"), 0o600)
+	code, out, e := runCmd("publish", "--data", dirs["a"], file)
+	if code != 0 {
+		t.Fatalf("publish: %s", e)
+	}
+	id := strings.TrimSpace(out)
+	_, orig, _ := runCmd("get", "--data", dirs["a"], id)
+	start := time.Now()
+	for _, n := range names[1:] {
+		waitUntil(t, n+" to hold the resource", func() bool {
+			_, j, _ := runCmd("journal", "--data", dirs[n])
+			_, got, _ := runCmd("get", "--data", dirs[n], id)
+			return strings.Contains(j, "/"+id) && got == orig
+		})
+	}
+	t.Logf("b and c hold it %v after publish returned", time.Since(start))
+	if _, err := sdmp.ParseSYML([]byte(orig)); err != nil {
+		t.Fatalf("get printed no SYML file: %v", err)
+	}
+	_, peers, _ := runCmd("peers", "--data", dirs["a"])
+	if strings.Count(peers, "up via pydevts") != 2 {
+		t.Errorf("peers of a:\n%s", peers)
+	}
+}
+
+// TestNodeKilledWhilePublishing: a node is killed with SIGKILL while
+// resources are being published to it, several at a time. Restarted, its
+// journal opens (a torn last line is cut off), its chain verifies, and
+// every resource it names is in the store.
+func TestNodeKilledWhilePublishing(t *testing.T) {
+	bin := binary(t)
+	dir := filepath.Join(t.TempDir(), "n")
+	if code, _, e := runCmd("node", "init", "--data", dir); code != 0 {
+		t.Fatalf("node init: %s", e)
+	}
+	os.WriteFile(filepath.Join(dir, node.ConfigFile), []byte("listen: {}\n"), 0o600)
+	kill := startNodeProcess(t, bin, dir)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	published := 0
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := node.Publish(ctx, dir, fmt.Appendf(nil, "n: %d-%d\n", w, i))
+				cancel()
+				if err != nil {
+					return // the node is gone
+				}
+				mu.Lock()
+				published++
+				mu.Unlock()
+			}
+		})
+	}
+	// Kill it at a random moment once a few resources are in.
+	waitUntil(t, "some resources published", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return published >= 5
+	})
+	time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
+	kill()
+	close(stop)
+	wg.Wait()
+	t.Logf("%d resources published before SIGKILL", published)
+
+	n, err := node.Open(dir, nil)
+	if err != nil {
+		t.Fatalf("the node does not open after SIGKILL: %v", err)
+	}
+	_, nodeFP := n.Fingerprints()
+	n.Close()
+	j, err := sdmp.OpenJournal(filepath.Join(dir, node.JournalFile), nodeFP)
+	if err != nil {
+		t.Fatalf("journal: %v", err)
+	}
+	defer j.Close()
+	st, err := sdmp.OpenStore(filepath.Join(dir, node.StoreDir), func(raw []byte) (string, error) { return "", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := j.Lines()
+	if err := sdmp.VerifyJournalSegment(lines[0], lines[1:]); err != nil {
+		t.Fatalf("the chain does not verify: %v", err)
+	}
+	for _, l := range lines[1:] {
+		_, _, id, err := sdmp.ParseJournalLine(l)
+		if err != nil || !st.Has(id) {
+			t.Errorf("journal line %q names a resource the store lacks (%v)", l, err)
+		}
+	}
+	if len(lines) < 3+published {
+		t.Errorf("%d lines after %d acknowledged publishes: an acknowledged resource is lost", len(lines), published)
+	}
+}
