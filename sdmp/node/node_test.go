@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/rudp/relay"
 	"github.com/pydevts/pydevts/sdmp"
 )
 
@@ -313,5 +315,119 @@ func TestRefused(t *testing.T) {
 	}
 	if !holds(b, bRes) {
 		t.Error("b lost its own resource to evil's delete")
+	}
+}
+
+// udpProxy forwards datagrams between one client and to, until
+// blackholed.
+type udpProxy struct {
+	front, back *net.UDPConn
+	dark        atomic.Bool
+	forwarded   atomic.Int64
+}
+
+func startUDPProxy(t *testing.T, to string) *udpProxy {
+	t.Helper()
+	front, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, _ := net.ResolveUDPAddr("udp", to)
+	back, err := net.DialUDP("udp", nil, ta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &udpProxy{front: front, back: back}
+	var client atomic.Pointer[net.UDPAddr]
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := front.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			client.Store(from)
+			if !p.dark.Load() {
+				p.forwarded.Add(1)
+				back.Write(buf[:n])
+			}
+		}
+	}()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := back.Read(buf)
+			if err != nil {
+				return
+			}
+			if c := client.Load(); c != nil && !p.dark.Load() {
+				front.WriteToUDP(buf[:n], c)
+			}
+		}
+	}()
+	t.Cleanup(func() { front.Close(); back.Close() })
+	return p
+}
+
+// TestSyncThroughRelay: a and b sync over pydevts, a reaching b by UDP
+// (through a proxy the test can blackhole) and both through a relay. UDP
+// goes dark; a resource published after that still reaches b.
+func TestSyncThroughRelay(t *testing.T) {
+	rs, err := relay.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go rs.Serve(rl)
+	t.Cleanup(func() { rs.Close() })
+	via := rl.Addr().String() + "/" + rs.PublicKey().String()
+
+	ns := makeNodes(t, []string{"a", "b"}, false)
+	a, b := ns[0], ns[1]
+	proxy := startUDPProxy(t, b.pydevts)
+	writeConfig := func(tn, o *testNode, peerAddr string) {
+		cfg := fmt.Sprintf("listen:\n  pydevts: %q\nrelays: [%q]\nsync_interval: 500ms\nredial_interval: 200ms\npeers:\n"+
+			"  - name: %s\n    node_key: peers/%s-node.pem\n    user_key: peers/%s-user.pem\n    transport: %q\n",
+			tn.pydevts, via, o.name, o.name, o.name, o.card)
+		if peerAddr != "" {
+			cfg += fmt.Sprintf("    pydevts: %q\n", peerAddr)
+		}
+		if err := os.WriteFile(filepath.Join(tn.dir, ConfigFile), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(a, b, proxy.front.LocalAddr().String()) // a: UDP (through the proxy) and the relay
+	writeConfig(b, a, "")                               // b: the relay only
+	runNode(t, a)
+	runNode(t, b)
+	ctx := context.Background()
+	waitFor(t, "a session between a and b", func() bool {
+		ps, err := Peers(ctx, a.dir)
+		return err == nil && len(ps) == 1 && ps[0].Connected
+	})
+	dark0 := time.Now()
+	id1, err := Publish(ctx, a.dir, []byte("n: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to hold the first resource", func() bool { return holds(b, id1) })
+	t.Logf("b holds the first resource %v after publish", time.Since(dark0))
+	if proxy.forwarded.Load() == 0 {
+		t.Fatal("nothing went through the UDP proxy: the test tests nothing")
+	}
+	proxy.dark.Store(true)
+	dark := time.Now()
+	id2, err := Publish(ctx, a.dir, []byte("n: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b to hold the resource published with UDP dark", func() bool { return holds(b, id2) })
+	t.Logf("b holds it %v after UDP went dark", time.Since(dark))
+	for _, tn := range ns {
+		ps, _ := Peers(ctx, tn.dir)
+		t.Logf("%s's peers: %+v", tn.name, ps)
 	}
 }
