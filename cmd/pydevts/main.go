@@ -31,6 +31,8 @@ var commands = map[string]command{
 	"dial":   {"connect to a peer and copy stdin into a stream (or messages)", runDial},
 	"bench":  {"compare pydevts with kernel TCP and quic-go over emulated lossy links", runBench},
 	"relay":  {"run a Tox-compatible TCP relay", runRelay},
+	"sign":   {"sign an SDMP document (Signed YAML) with an RSA key", runSign},
+	"verify": {"verify a signed SDMP document and print its resource identifier", runVerify},
 	// bench-peer is one side of a bench run, started by bench itself.
 	"bench-peer": {"", runBenchPeer},
 }
