@@ -88,13 +88,22 @@ func DecodeDocument(stream []byte) (Document, error) {
 			kind = k
 		}
 	}
+	// Each branch returns a nil interface on error, never a typed nil.
 	switch kind {
 	case "communication":
-		return symlDecodeCommunication(root, sdmp)
+		c, err := symlDecodeCommunication(root, sdmp)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	case "connection":
 		return nil, symlErrorf("sdmp.connection", "a connection message, which the session layer reads; it is not a document")
 	}
-	return symlDecodeResource(root, sdmp)
+	r, err := symlDecodeResource(root, sdmp)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // EncodeDocument writes d as a YAML stream in the subset of D4, from

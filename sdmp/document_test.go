@@ -184,7 +184,12 @@ func TestDecodeInvalid(t *testing.T) {
 		{"local tag", "---\nsdmp:\n  {HDR}\n  user: !person {}\n...", "sdmp.user", "the tag !person"},
 		{"duplicate key", "---\nsdmp:\n  {HDR}\n  user: {}\n  user: {}\n...", "sdmp.user", "appears twice"},
 		{"binary not base64", "---\nsdmp:\n  {HDR}\nx: !!binary \"a*b\"\n...", "x", "not base64"},
-		{"complex key", "---\nsdmp:\n  {HDR}\n? [a]\n: b\n...", "", "not a scalar"},
+		{"complex key", "---\nsdmp:\n  {HDR}\n? [a]\n: b\n...", "", "not a plain scalar"},
+		{"binary key", "---\nsdmp:\n  {HDR}\n  user: {}\nx:\n  !!binary AAAA: 1\n...", "x", "not a plain scalar"},
+		{"long key", "---\nsdmp:\n  {HDR}\n  user: {}\nx:\n  " + strings.Repeat("k", 300) + ": 1\n...", "x." + strings.Repeat("k", 16) + "…", "a key of 300 bytes"},
+		{"two nulls", "---\nsdmp:\n  {HDR}\n  user: {}\nx:\n  ~: 1\n  null: 2\n...", "x.null", "appears twice"},
+		{"date and string", "---\nsdmp:\n  {HDR}\n  user: {}\nx:\n  2015-01-01: 1\n  \"2015-01-01\": 2\n...", "x.2015-01-01", "appears twice"},
+		{"surrogate escape", "---\nsdmp:\n  {HDR}\n  user:\n    name: \"\\ud800\"\n...", "", "invalid Unicode character escape"},
 
 		// Resources.
 		{"no sdmp", "---\nx: 1\n...", "sdmp", "missing"},
@@ -197,6 +202,8 @@ func TestDecodeInvalid(t *testing.T) {
 		{"publisher upper case", "---\nsdmp:\n  version: 0.9\n  publisher: \"" + strings.ToUpper(aliceFingerprint) + "\"\n  created: \"2015-06-18 12:00\"\n  user: {}\n...", "sdmp.publisher", "64 lowercase hex digits"},
 		{"publisher a number", "---\nsdmp:\n  version: 0.9\n  publisher: " + strings.Repeat("1", 64) + "\n  created: \"2015-06-18 12:00\"\n  user: {}\n...", "sdmp.publisher", "want a string, got a number (1111111111111111…) (quote it)"},
 		{"no created", "---\nsdmp:\n  version: 0.9\n  publisher: \"{A}\"\n  user: {}\n...", "sdmp.created", "missing"},
+		{"created 1969", "---\nsdmp:\n  version: 0.9\n  publisher: \"{A}\"\n  created: \"1969-12-31 23:59\"\n  user: {}\n...", "sdmp.created", "the year 1969"},
+		{"created year 0", "---\nsdmp:\n  version: 0.9\n  publisher: \"{A}\"\n  created: \"0000-01-01T00:00+01:00\"\n  user: {}\n...", "sdmp.created", "the year -1"},
 		{"bad created", "---\nsdmp:\n  version: 0.9\n  publisher: \"{A}\"\n  created: \"yesterday\"\n  user: {}\n...", "sdmp.created", "ISO 8601"},
 		{"no content", "---\nsdmp:\n  {HDR}\n...", "sdmp", "no content"},
 		{"a connection message", "---\nsdmp:\n  version: 0.9\n  created: \"2015-06-18 12:00\"\n  connection:\n    g: 2\n...", "sdmp.connection", "session layer"},

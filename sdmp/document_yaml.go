@@ -43,6 +43,11 @@ const MaxDocument = 1 << 20
 // application content gets room, a stack-exhausting document does not.
 const symlMaxDepth = 32
 
+// symlMaxKey bounds the length of a mapping key: YAML 1.2 (section 7.4)
+// limits implicit keys to 1024 characters, and the emitter writes only
+// implicit keys; 256 bytes is plenty for any field name.
+const symlMaxKey = 256
+
 // DocumentError is why a YAML stream is not an acceptable SDMP document.
 // Field is the dotted path of the offending field ("sdmp.identity.key",
 // "sdmp.updates[1]"), or "" for the stream as a whole; Reason says what is
@@ -144,6 +149,9 @@ func symlCheckNode(n *yaml.Node, path string, depth int) error {
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if !utf8.ValidString(n.Value) {
+			return symlErrorf(at, "a string that is not valid UTF-8 (line %d)", n.Line)
+		}
 		switch n.Tag {
 		case "!!merge":
 			return symlErrorf(at, "a merge key (<<, line %d); SDMP documents have none", n.Line)
@@ -156,14 +164,26 @@ func symlCheckNode(n *yaml.Node, path string, depth int) error {
 		seen := make(map[string]bool, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				return symlErrorf(at, "a mapping key that is not a scalar (line %d)", k.Line)
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!binary" {
+				return symlErrorf(at, "a mapping key that is not a plain scalar (line %d)", k.Line)
 			}
-			kp := symlJoin(path, k.Value)
-			if seen[k.Tag+":"+k.Value] {
+			kp := symlJoin(path, symlSnippet([]byte(k.Value), false))
+			if len(k.Value) > symlMaxKey {
+				return symlErrorf(kp, "a key of %d bytes; keys are at most %d", len(k.Value), symlMaxKey)
+			}
+			// Keys that the emitter writes alike count as one: every null
+			// is "null", a timestamp is a quoted string.
+			id := k.Tag + ":" + k.Value
+			switch k.Tag {
+			case "!!null":
+				id = k.Tag
+			case "!!timestamp":
+				id = "!!str:" + k.Value
+			}
+			if seen[id] {
 				return symlErrorf(kp, "the key appears twice (line %d)", k.Line)
 			}
-			seen[k.Tag+":"+k.Value] = true
+			seen[id] = true
 			if err := symlCheckNode(k, kp, depth+1); err != nil {
 				return err
 			}
@@ -373,7 +393,10 @@ func symlTime(n *yaml.Node, path string) (time.Time, error) {
 	}
 	for _, l := range symlTimeLayouts {
 		if t, err := time.Parse(l, n.Value); err == nil {
-			return t.UTC(), nil
+			if t = t.UTC(); t.Year() < 1970 || t.Year() > 9999 {
+				return time.Time{}, symlErrorf(path, "the year %d; want 1970 to 9999", t.Year())
+			}
+			return t, nil
 		}
 	}
 	return time.Time{}, symlErrorf(path, "want an ISO 8601 date such as \"2015-04-25 13:10\", got %q", symlSnippet([]byte(n.Value), false))
