@@ -58,6 +58,10 @@ const (
 	// room for any line endings and still lets nobody make us buffer much
 	// before we know who they are.
 	sessionMaxConnMessage = 16 << 10
+	// sessionMaxMaxDocument bounds SessionConfig.MaxDocument: 1 GiB, so
+	// that a record's length always fits its 32-bit prefix with room to
+	// spare, and nobody configures a session to buffer more than that.
+	sessionMaxMaxDocument = 1 << 30
 	// sessionNopeTimeout bounds the write of "nope": it is a courtesy to
 	// a peer we are dropping, not worth waiting for.
 	sessionNopeTimeout = time.Second
@@ -146,6 +150,9 @@ func sessionResolve(cfg *SessionConfig) (SessionConfig, error) {
 	}
 	if c.MaxDocument <= 0 {
 		c.MaxDocument = DefaultMaxDocument
+	}
+	if c.MaxDocument > sessionMaxMaxDocument {
+		return c, fmt.Errorf("sdmp: handshake: MaxDocument %d is above the %d-byte maximum", c.MaxDocument, sessionMaxMaxDocument)
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Reader
