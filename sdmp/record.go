@@ -49,10 +49,11 @@ const (
 )
 
 // DefaultMaxDocument is the largest document a session sends or accepts
-// (inflated) when SessionConfig.MaxDocument is zero: 16 MiB, room for a
-// resource with a sizeable !!binary payload while bounding what one record
-// can make the receiver allocate.
-const DefaultMaxDocument = 16 << 20
+// (inflated) when SessionConfig.MaxDocument is zero: the largest SYML file
+// this package decodes, a MaxDocument-byte stream behind a signature block
+// of at most 8 KiB (symlMaxSignatureBlock). A bigger record could only
+// carry a document the receiver refuses anyway.
+const DefaultMaxDocument = MaxDocument + 8<<10
 
 // recordLimitBytes caps what one key seals: 2^39 bytes of plaintext per
 // direction, which is RFC 9001 section 6.6's confidentiality limit for

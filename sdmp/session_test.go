@@ -475,6 +475,7 @@ func TestSessionConfigErrors(t *testing.T) {
 		{"initiator without peer", &SessionConfig{Key: ini.Key, Initiator: true}, "Peer"},
 		{"responder without keys", &SessionConfig{Key: res.Key}, "Accept"},
 		{"too many keys", &SessionConfig{Key: res.Key, Accept: many}, "MaxVerify"},
+		{"huge MaxDocument", &SessionConfig{Key: ini.Key, Initiator: true, Peer: ini.Peer, MaxDocument: 1<<30 + 1}, "MaxDocument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ci, cr := net.Pipe()
