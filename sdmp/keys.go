@@ -1,6 +1,9 @@
 package sdmp
 
 import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -214,16 +217,13 @@ func MarshalPublicKeyPEM(k *rsa.PublicKey) []byte {
 
 // symlKeyKind names a non-RSA key for an error message.
 func symlKeyKind(k any) string {
-	t := fmt.Sprintf("%T", k)
-	switch {
-	case strings.Contains(t, "ecdsa"):
+	switch k.(type) {
+	case *ecdsa.PublicKey, *ecdsa.PrivateKey:
 		return "ECDSA"
-	case strings.Contains(t, "ed25519"):
+	case ed25519.PublicKey, ed25519.PrivateKey:
 		return "Ed25519"
-	case strings.Contains(t, "ecdh"):
-		return "X25519/ECDH"
-	case strings.Contains(t, "dsa"):
-		return "DSA"
+	case *ecdh.PublicKey, *ecdh.PrivateKey:
+		return "X25519 (ECDH)"
 	}
-	return t
+	return fmt.Sprintf("%T", k)
 }
