@@ -134,20 +134,34 @@ func runPublish(args []string, std stdio) error {
 	return nil
 }
 
+// controlArgs parses the flags of a command that talks to the running
+// node (its --data, and more that extra adds), checks that it got n
+// positional arguments (what, for the message), and returns the data
+// directory, the arguments and a context bounding the request.
+func controlArgs(name, usage string, args []string, std stdio, n int, what string, extra func(*flag.FlagSet)) (dir string, pos []string, ctx context.Context, cancel context.CancelFunc, err error) {
+	fl := newFlags(name, usage, std.errOut)
+	d := dataFlag(fl)
+	if extra != nil {
+		extra(fl)
+	}
+	if pos, err = parseFlags(fl, args); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if err = wantArgs(pos, n, what); err != nil {
+		return "", nil, nil, nil, err
+	}
+	ctx, cancel = controlCtx()
+	return *d, pos, ctx, cancel, nil
+}
+
 // runGet: pydevts get [--data DIR] ID
 func runGet(args []string, std stdio) error {
-	fl := newFlags("get", "ID", std.errOut)
-	dir := dataFlag(fl)
-	pos, err := parseFlags(fl, args)
+	dir, pos, ctx, cancel, err := controlArgs("get", "ID", args, std, 1, "the resource ID", nil)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 1, "the resource ID"); err != nil {
-		return err
-	}
-	ctx, cancel := controlCtx()
 	defer cancel()
-	b, err := node.Get(ctx, *dir, pos[0])
+	b, err := node.Get(ctx, dir, pos[0])
 	if err != nil {
 		return err
 	}
@@ -157,18 +171,12 @@ func runGet(args []string, std stdio) error {
 
 // runJournal: pydevts journal [--data DIR]
 func runJournal(args []string, std stdio) error {
-	fl := newFlags("journal", "", std.errOut)
-	dir := dataFlag(fl)
-	pos, err := parseFlags(fl, args)
+	dir, _, ctx, cancel, err := controlArgs("journal", "", args, std, 0, "no arguments", nil)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	ctx, cancel := controlCtx()
 	defer cancel()
-	lines, err := node.JournalLines(ctx, *dir)
+	lines, err := node.JournalLines(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -178,19 +186,15 @@ func runJournal(args []string, std stdio) error {
 
 // runPeers: pydevts peers [--data DIR] [--json]
 func runPeers(args []string, std stdio) error {
-	fl := newFlags("peers", "", std.errOut)
-	dir := dataFlag(fl)
-	asJSON := fl.Bool("json", false, "print the peers as JSON")
-	pos, err := parseFlags(fl, args)
+	var asJSON *bool
+	dir, _, ctx, cancel, err := controlArgs("peers", "", args, std, 0, "no arguments", func(fl *flag.FlagSet) {
+		asJSON = fl.Bool("json", false, "print the peers as JSON")
+	})
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 0, "no arguments"); err != nil {
-		return err
-	}
-	ctx, cancel := controlCtx()
 	defer cancel()
-	ps, err := node.Peers(ctx, *dir)
+	ps, err := node.Peers(ctx, dir)
 	if err != nil {
 		return err
 	}

@@ -241,3 +241,36 @@ func TestNodeKilledWhilePublishing(t *testing.T) {
 		t.Errorf("%d lines after %d acknowledged publishes: an acknowledged resource is lost", len(lines), published)
 	}
 }
+
+// TestNodeCommandErrors: the node commands fail clearly without a node.
+func TestNodeCommandErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"node"}, 2, "init or run"},
+		{[]string{"node", "dance"}, 2, "init or run"},
+		{[]string{"node", "run", "--data", dir}, 1, "no such file"},
+		{[]string{"journal", "--data", dir}, 1, "no node running"},
+		{[]string{"get", "--data", dir}, 2, "resource ID"},
+		{[]string{"publish", "--data", dir, filepath.Join(dir, "missing.yaml")}, 1, "no such file"},
+		{[]string{"node", "run", "--data", dir, "--log-level", "loud"}, 2, "log-level"},
+	} {
+		code, _, e := runCmd(tc.args...)
+		if code != tc.code || !strings.Contains(e, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tc.args, code, e, tc.code, tc.want)
+		}
+	}
+	if code, _, e := runCmd("node", "init", "--data", dir); code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runCmd("node", "init", "--data", dir); code != 1 || !strings.Contains(e, "not empty") {
+		t.Errorf("init twice: %d %q", code, e)
+	}
+	os.Chmod(dir, 0o755)
+	if code, _, e := runCmd("node", "run", "--data", dir); code != 1 || !strings.Contains(e, "0700") {
+		t.Errorf("run on a 0755 directory: %d %q", code, e)
+	}
+}
