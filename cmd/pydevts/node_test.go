@@ -48,8 +48,8 @@ func binary(t *testing.T) string {
 }
 
 // startNodeProcess runs `pydevts node run --data dir` until the test
-// ends; kill sends it SIGKILL and waits.
-func startNodeProcess(t *testing.T, bin, dir string) (kill func()) {
+// ends; stop sends it sig (SIGKILL, SIGTERM) and returns its exit error.
+func startNodeProcess(t *testing.T, bin, dir string) (stop func(sig syscall.Signal) error) {
 	t.Helper()
 	cmd := exec.Command(bin, "node", "run", "--data", dir, "--log-level", "warn")
 	stderr, _ := cmd.StderrPipe()
@@ -58,18 +58,20 @@ func startNodeProcess(t *testing.T, bin, dir string) (kill func()) {
 	}
 	go io.Copy(io.Discard, bufio.NewReader(stderr))
 	var once sync.Once
-	kill = func() {
+	var werr error
+	stop = func(sig syscall.Signal) error {
 		once.Do(func() {
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
+			cmd.Process.Signal(sig)
+			werr = cmd.Wait()
 		})
+		return werr
 	}
-	t.Cleanup(kill)
+	t.Cleanup(func() { stop(syscall.SIGKILL) })
 	waitUntil(t, "the node to answer on its control socket", func() bool {
 		_, err := node.JournalLines(context.Background(), dir)
 		return err == nil
 	})
-	return kill
+	return stop
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
@@ -101,13 +103,20 @@ func freeAddr(t *testing.T, network string) string {
 	return l.Addr().String()
 }
 
-// TestNodeProcesses: three `pydevts node` processes in a triangle over
-// pydevts on loopback, set up with the CLI: a resource published with
-// `pydevts publish` on one is in the journals and stores of the other
-// two (`pydevts journal`, `pydevts get`), byte for byte, and `pydevts
-// peers` shows the sessions.
+// TestNodeProcesses: three `pydevts node` processes in a triangle on
+// loopback, set up with the CLI, once over pydevts and once over the SDMP
+// TCP binding. A resource published with `pydevts publish` on one is in
+// the journals and stores of the others (`pydevts journal`, `pydevts
+// get`), byte for byte; the third node, started late, catches up;
+// `pydevts peers` shows the sessions; SIGTERM stops a node cleanly.
 func TestNodeProcesses(t *testing.T) {
 	bin := binary(t)
+	for _, via := range []string{"pydevts", "tcp"} {
+		t.Run(via, func(t *testing.T) { nodeProcesses(t, bin, via) })
+	}
+}
+
+func nodeProcesses(t *testing.T, bin, via string) {
 	names := []string{"a", "b", "c"}
 	dirs := map[string]string{}
 	addrs := map[string]string{}
@@ -117,27 +126,40 @@ func TestNodeProcesses(t *testing.T) {
 		if code, _, e := runCmd("node", "init", "--data", dirs[n], "--user", n); code != 0 {
 			t.Fatalf("node init: %s", e)
 		}
-		addrs[n] = freeAddr(t, "udp")
+		if via == "tcp" {
+			addrs[n] = freeAddr(t, "tcp")
+		} else {
+			addrs[n] = freeAddr(t, "udp")
+		}
 		_, card, _ := runCmd("id", filepath.Join(dirs[n], node.TransportFile))
 		cards[n] = strings.TrimSpace(card)
 	}
 	for _, n := range names {
 		var cfg strings.Builder
-		fmt.Fprintf(&cfg, "listen:\n  pydevts: %q\nsync_interval: 1s\nredial_interval: 200ms\npeers:\n", addrs[n])
+		if via == "tcp" {
+			fmt.Fprintf(&cfg, "listen:\n  sdmp_tcp: %q\n", addrs[n])
+		} else {
+			fmt.Fprintf(&cfg, "listen:\n  pydevts: %q\n", addrs[n])
+		}
+		fmt.Fprintf(&cfg, "sync_interval: 1s\nredial_interval: 200ms\npeers:\n")
 		for _, o := range names {
 			if o == n {
 				continue
 			}
-			fmt.Fprintf(&cfg, "  - name: %s\n    node_key: %s\n    user_key: %s\n    transport: %q\n    pydevts: %q\n",
-				o, filepath.Join(dirs[o], node.NodePubFile), filepath.Join(dirs[o], node.UserPubFile), cards[o], addrs[o])
+			fmt.Fprintf(&cfg, "  - name: %s\n    node_key: %s\n    user_key: %s\n",
+				o, filepath.Join(dirs[o], node.NodePubFile), filepath.Join(dirs[o], node.UserPubFile))
+			if via == "tcp" {
+				fmt.Fprintf(&cfg, "    sdmp_tcp: %q\n", addrs[o])
+			} else {
+				fmt.Fprintf(&cfg, "    transport: %q\n    pydevts: %q\n", cards[o], addrs[o])
+			}
 		}
 		if err := os.WriteFile(filepath.Join(dirs[n], node.ConfigFile), []byte(cfg.String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, n := range names {
-		startNodeProcess(t, bin, dirs[n])
-	}
+	stopA := startNodeProcess(t, bin, dirs["a"])
+	startNodeProcess(t, bin, dirs["b"])
 	file := filepath.Join(t.TempDir(), "post.yaml")
 	os.WriteFile(file, []byte("post:\n  title: hello\n  body: from a\n"), 0o600)
 	code, out, e := runCmd("publish", "--data", dirs["a"], file)
@@ -146,21 +168,28 @@ func TestNodeProcesses(t *testing.T) {
 	}
 	id := strings.TrimSpace(out)
 	_, orig, _ := runCmd("get", "--data", dirs["a"], id)
-	start := time.Now()
-	for _, n := range names[1:] {
-		waitUntil(t, n+" to hold the resource", func() bool {
-			_, j, _ := runCmd("journal", "--data", dirs[n])
-			_, got, _ := runCmd("get", "--data", dirs[n], id)
-			return strings.Contains(j, "/"+id) && got == orig
-		})
-	}
-	t.Logf("b and c hold it %v after publish returned", time.Since(start))
 	if _, err := sdmp.ParseSYML([]byte(orig)); err != nil {
 		t.Fatalf("get printed no SYML file: %v", err)
 	}
-	_, peers, _ := runCmd("peers", "--data", dirs["a"])
-	if strings.Count(peers, "up via pydevts") != 2 {
-		t.Errorf("peers of a:\n%s", peers)
+	holds := func(n string) func() bool {
+		return func() bool {
+			_, j, _ := runCmd("journal", "--data", dirs[n])
+			_, got, _ := runCmd("get", "--data", dirs[n], id)
+			return strings.Contains(j, "/"+id) && got == orig
+		}
+	}
+	start := time.Now()
+	waitUntil(t, "b to hold the resource", holds("b"))
+	t.Logf("b holds it %v after publish returned", time.Since(start))
+	// c was offline; started now, it catches up.
+	startNodeProcess(t, bin, dirs["c"])
+	waitUntil(t, "c to catch up", holds("c"))
+	waitUntil(t, "a to have sessions with b and c", func() bool {
+		_, peers, _ := runCmd("peers", "--data", dirs["a"])
+		return strings.Count(peers, "up via "+via) == 2
+	})
+	if err := stopA(syscall.SIGTERM); err != nil {
+		t.Errorf("node a after SIGTERM: %v, want exit 0", err)
 	}
 }
 
@@ -175,16 +204,16 @@ func TestNodeKilledWhilePublishing(t *testing.T) {
 		t.Fatalf("node init: %s", e)
 	}
 	os.WriteFile(filepath.Join(dir, node.ConfigFile), []byte("listen: {}\n"), 0o600)
-	kill := startNodeProcess(t, bin, dir)
+	stop := startNodeProcess(t, bin, dir)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	published := 0
-	stop := make(chan struct{})
+	done := make(chan struct{})
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				select {
-				case <-stop:
+				case <-done:
 					return
 				default:
 				}
@@ -207,8 +236,8 @@ func TestNodeKilledWhilePublishing(t *testing.T) {
 		return published >= 5
 	})
 	time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
-	kill()
-	close(stop)
+	stop(syscall.SIGKILL)
+	close(done)
 	wg.Wait()
 	t.Logf("%d resources published before SIGKILL", published)
 

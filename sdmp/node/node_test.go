@@ -431,3 +431,45 @@ func TestSyncThroughRelay(t *testing.T) {
 		t.Logf("%s's peers: %+v", tn.name, ps)
 	}
 }
+
+// TestIdle408: a peer that says nothing gets a 408 response after the
+// idle timeout, and the session is closed.
+func TestIdle408(t *testing.T) {
+	ns := makeNodes(t, []string{"b", "mute"}, true)
+	b, mute := ns[0], ns[1]
+	cfg, _ := os.ReadFile(filepath.Join(b.dir, ConfigFile))
+	cfg = append(cfg, []byte("idle_timeout: 300ms\n")...)
+	os.WriteFile(filepath.Join(b.dir, ConfigFile), cfg, 0o600)
+	runNode(t, b)
+	muteNode, err := loadPrivateKey(filepath.Join(mute.dir, NodeKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", b.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bNodeKey, _ := sdmp.ParsePublicKeyPEM(b.nodePub)
+	s, err := sdmp.Handshake(context.Background(), c, &sdmp.SessionConfig{Key: muteNode, Initiator: true, Peer: bNodeKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got408 := false
+	for {
+		s.SetReadDeadline(time.Now().Add(30 * time.Second))
+		doc, err := s.ReadDocument()
+		if err != nil {
+			break // closed by b
+		}
+		f, _ := sdmp.ParseSYML(doc)
+		if d, err := sdmp.DecodeDocument(f.Stream); err == nil {
+			if cm, ok := d.(*sdmp.Communication); ok && cm.Response != nil && cm.Response.Status == sdmp.StatusRequestTimeout {
+				got408 = true
+			}
+		}
+	}
+	if !got408 {
+		t.Error("the session ended without a 408")
+	}
+}
