@@ -16,6 +16,7 @@ import (
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/internal/wire"
 	"github.com/pydevts/pydevts/rudp/internal/carrier"
+	"github.com/pydevts/pydevts/rudp/relay"
 )
 
 // An Endpoint serves connections on one socket: it dials, accepts, and
@@ -428,6 +429,41 @@ func (e *Endpoint) Dial(ctx context.Context, addr string, peer handshake.Card) (
 		return nil, err
 	}
 	return e.dialAddr(ctx, ap, peer)
+}
+
+// DialAll connects to peer on every path of the endpoint: its UDP socket
+// and its TCP carrier to addr ("host:port"; empty: no direct path), and
+// each of its relays to the DH key of peer's card, as Dial does with
+// fresh sockets (see the package's Dial). A node that listens and dials
+// uses it to keep one UDP port and one client per relay: a second relay
+// client under the same key would push the first one out of the relay.
+func (e *Endpoint) DialAll(ctx context.Context, addr string, peer handshake.Card) (*Conn, error) {
+	var paths []pathAddr
+	var ap netip.AddrPort
+	if addr != "" {
+		var err error
+		if ap, err = resolve(addr); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range e.links {
+		switch l.kind {
+		case pathRelay:
+			a, err := l.c.(*relay.Carrier).Peer(relay.PublicKey(peer.DH))
+			if err != nil {
+				return nil, fmt.Errorf("rudp: %w", err)
+			}
+			paths = append(paths, pathAddr{l, a})
+		default:
+			if addr != "" {
+				paths = append(paths, pathAddr{l, ap})
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("rudp: dial: no path to the peer (no address, and no relays)")
+	}
+	return e.dialPaths(ctx, paths, peer)
 }
 
 func resolve(addr string) (netip.AddrPort, error) {

@@ -259,3 +259,63 @@ func TestUDPForgeriesDoNotDemote(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointDialAll: a listener's endpoint dials another on all its
+// paths (UDP and a relay, the same relay client it listens through), or
+// through the relay alone when given no address.
+func TestEndpointDialAll(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	raddr, rkey := startRelay(t)
+	cfg := func() *Config { return &Config{Relays: []Relay{{raddr, rkey}}} }
+	la, err := Listen("udp", "127.0.0.1:0", cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	lb, err := Listen("udp", "127.0.0.1:0", cfg())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	go func() {
+		for {
+			c, err := la.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := c.AcceptStream(ctx)
+				if err == nil {
+					io.Copy(s, s)
+					s.Close()
+				}
+			}()
+		}
+	}()
+	for _, addr := range []string{la.Addr().String(), ""} {
+		c, err := lb.Endpoint().DialAll(ctx, addr, la.Endpoint().Identity().Card())
+		if err != nil {
+			t.Fatalf("DialAll(%q): %v", addr, err)
+		}
+		s, err := c.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte("over every path " + addr)
+		s.Write(msg)
+		s.CloseWrite()
+		got, err := io.ReadAll(s)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo over DialAll(%q): %q, %v", addr, got, err)
+		}
+		want := 2
+		if addr == "" {
+			want = 1
+		}
+		if st := c.Stats(); len(st.Paths) != want {
+			t.Errorf("DialAll(%q): %d paths, want %d: %+v", addr, len(st.Paths), want, st.Paths)
+		}
+		c.Close()
+	}
+}

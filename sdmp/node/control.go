@@ -62,11 +62,10 @@ type PeerStatus struct {
 // node that is gone is removed; one a running node answers on is an
 // error (two nodes on one data directory would corrupt it).
 func listenControl(dir string) (net.Listener, error) {
-	path := filepath.Join(dir, ControlSocket)
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("node: another node is running on %s (its control socket answers)", dir)
+	if err := checkControl(dir); err != nil {
+		return nil, err
 	}
+	path := filepath.Join(dir, ControlSocket)
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("node: control socket: %w", err)
 	}
@@ -79,6 +78,16 @@ func listenControl(dir string) (net.Listener, error) {
 		return nil, fmt.Errorf("node: control socket: %w", err)
 	}
 	return l, nil
+}
+
+// checkControl fails when a node already answers on dir's control
+// socket.
+func checkControl(dir string) error {
+	if c, err := net.DialTimeout("unix", filepath.Join(dir, ControlSocket), time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("node: another node is running on %s (its control socket answers)", dir)
+	}
+	return nil
 }
 
 // serveControl answers control requests on l with handle until l is

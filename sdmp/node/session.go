@@ -28,6 +28,7 @@ func (ss *session) run(ctx context.Context) error {
 				return
 			}
 			ss.announce()
+			ss.retryPending()
 			select {
 			case <-done:
 				return
@@ -207,13 +208,36 @@ func (ss *session) request(author, id string) {
 		pr = &pendingRequest{author: author, asked: map[*peer]bool{}}
 		n.pending[id] = pr
 	}
-	if pr.asked[ss.p] && time.Since(pr.at) < requestRetry {
+	if time.Since(pr.at) < requestRetry {
+		// Asked lately, of this peer or another: one copy is enough.
 		n.mu.Unlock()
 		return
 	}
 	pr.asked[ss.p], pr.at = true, time.Now()
 	n.mu.Unlock()
 	ss.send(&sdmp.Communication{Request: &sdmp.ResourceRequest{Author: author, Resource: id}})
+}
+
+// retryPending asks this session's peer for the resources asked for
+// more than requestRetry ago and still missing: the peer asked may have
+// gone, or lost the request. Whichever session ticks first takes them,
+// so the retries spread over the peers.
+func (ss *session) retryPending() {
+	n := ss.n
+	type want struct{ author, id string }
+	var ws []want
+	n.mu.Lock()
+	for id, pr := range n.pending {
+		if time.Since(pr.at) >= requestRetry {
+			ws = append(ws, want{pr.author, id})
+		}
+	}
+	n.mu.Unlock()
+	for _, w := range ws {
+		if !n.st.store.Has(w.id) {
+			ss.request(w.author, w.id)
+		}
+	}
 }
 
 // notFound handles a 404 about request (a resource identifier of one of
@@ -232,6 +256,7 @@ func (ss *session) notFound(request string) {
 				if s.p != ss.p && !pr.asked[s.p] {
 					others = append(others, s)
 					author, id = pr.author, rid
+					pr.at = time.Time{} // ask the next one now
 				}
 			}
 		}

@@ -202,10 +202,6 @@ func (n *Node) Run(ctx context.Context) error {
 	defer n.st.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cl, err := listenControl(n.dir)
-	if err != nil {
-		return err
-	}
 	var closers []func()
 	defer func() {
 		cancel()
@@ -214,8 +210,12 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.wg.Wait()
 	}()
-	closers = append(closers, func() { cl.Close() })
-	n.wg.Go(func() { serveControl(cl, n.control) })
+	// The control socket comes last: once it answers, the node listens.
+	// It is checked first, though: a second node on this directory must
+	// not get as far as its listeners.
+	if err := checkControl(n.dir); err != nil {
+		return err
+	}
 
 	var rl *rudp.Listener
 	if n.cfg.Listen.Pydevts != "" || len(n.cfg.Relays) > 0 {
@@ -228,6 +228,7 @@ func (n *Node) Run(ctx context.Context) error {
 		relays, _ := parseRelays("relays", n.cfg.Relays)
 		rc := &rudp.Config{Identity: n.tid, TCP: n.cfg.Listen.TCP, NoUDP: n.cfg.Listen.NoUDP || n.cfg.Listen.Pydevts == "",
 			Relays: relays, Logger: n.log, Accept: allowOnly(allow)}
+		var err error
 		if rl, err = rudp.Listen("udp", n.cfg.Listen.Pydevts, rc); err != nil {
 			return fmt.Errorf("node: listen pydevts: %w", err)
 		}
@@ -244,6 +245,12 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Info("node: listening on the SDMP TCP binding", "addr", tl.Addr().String())
 		n.wg.Go(func() { n.acceptTCP(ctx, tl) })
 	}
+	cl, err := listenControl(n.dir)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, func() { cl.Close() })
+	n.wg.Go(func() { serveControl(cl, n.control) })
 	for _, p := range n.peers {
 		n.wg.Go(func() { n.dialLoop(ctx, p, rl) })
 	}
@@ -321,9 +328,11 @@ func (n *Node) dial(ctx context.Context, p *peer, rl *rudp.Listener) error {
 	if p.cfg.Transport != "" {
 		var c *rudp.Conn
 		var err error
-		if rl != nil && p.cfg.Pydevts != "" && !p.cfg.TCP && len(p.relays) == 0 {
-			// From the listener's socket: one UDP port for the node.
-			c, err = rl.Endpoint().Dial(dctx, p.cfg.Pydevts, p.card)
+		if rl != nil {
+			// From the listener's endpoint: one UDP port for the node, and
+			// one client per relay (a second under the same key would
+			// push the first out of the relay).
+			c, err = rl.Endpoint().DialAll(dctx, p.cfg.Pydevts, p.card)
 		} else {
 			c, err = rudp.Dial(dctx, "udp", p.cfg.Pydevts, p.card, &rudp.Config{Identity: n.tid,
 				TCP: p.cfg.TCP, NoUDP: p.cfg.NoUDP || p.cfg.Pydevts == "", Relays: p.relays, Logger: n.log})
