@@ -28,12 +28,18 @@ func runBench(args []string, std stdio) error {
 	dur := fl.Duration("duration", 0, "override every scenario's duration (warm-up included)")
 	memnet := fl.Bool("memnet", false, "use the in-memory link even as root (no kernel TCP)")
 	report := fl.String("report", "", "run nothing: table and charts from an earlier run's results.jsonl `file`")
+	soak := fl.Bool("soak", false, "run the soak instead: connections opened, used and closed over and over across a link losing 5 % each way")
+	soakDur := fl.Duration("soak-duration", 10*time.Minute, "how long the soak runs")
+	soakConns := fl.Int("soak-conns", 200, "connections at a time in the soak")
 	pos, err := parseFlags(fl, args)
 	if err != nil {
 		return err
 	}
 	if err := wantArgs(pos, 0, "no arguments"); err != nil {
 		return err
+	}
+	if *soak {
+		return runSoak(*soakDur, *soakConns, std)
 	}
 	if *print {
 		if *full {
@@ -195,4 +201,32 @@ func writeResults(dir, header string, table []byte, results []bench.Result, sums
 // runBenchPeer: pydevts bench-peer (internal: one side of a bench run).
 func runBenchPeer(args []string, std stdio) error {
 	return bench.Peer(std.in, std.out)
+}
+
+// runSoak runs bench.Soak, printing a line per 10 s and a summary; it
+// fails when the soak found problems.
+func runSoak(d time.Duration, conns int, std stdio) error {
+	if d <= 0 || conns <= 0 {
+		return fmt.Errorf("%w: --soak-duration and --soak-conns must be positive", errUsage)
+	}
+	ctx, stop := interrupted()
+	defer stop()
+	fmt.Fprintf(std.errOut, "soak: %d connections at a time for %v, 5 %% loss each way, 5 ms one way\n", conns, d)
+	res, err := bench.Soak(ctx, bench.SoakConfig{Conns: conns, Duration: d, Seed: uint64(time.Now().UnixNano()),
+		SampleEvery: time.Second, Sample: func(s bench.SoakSample) {
+			if s.At.Round(time.Second)%(10*time.Second) == 0 {
+				fmt.Fprintf(std.errOut, "soak: %4ds  %6d transfers  %d failed  %5d goroutines  heap %4d MiB\n",
+					int(s.At.Seconds()), s.Transfers, s.Failures, s.Goroutines, s.HeapInuse>>20)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.out, "transfers:   %d verified (%d MiB), %d failed\nmessages:    %d\ngoroutines:  %d before, %d after\nheap:        %d MiB after warm-up, %d MiB at the end\n",
+		res.Transfers, res.Bytes>>20, res.Failures, res.Messages, res.GoroutinesBefore, res.GoroutinesAfter, res.HeapWarm>>20, res.HeapEnd>>20)
+	if len(res.Problems) > 0 {
+		return fmt.Errorf("soak: %s", strings.Join(res.Problems, "; "))
+	}
+	fmt.Fprintln(std.out, "result:      passed")
+	return nil
 }
