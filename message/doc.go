@@ -18,7 +18,9 @@
 // late or duplicated fragment never delivers a message twice.
 //
 // Flow control: each message occupies a range of the sender's message byte
-// space (the sizes of all messages before it, summed). The receiver grants
+// space (the spans of all messages before it, summed; a message spans its
+// size plus Overhead bytes, so the window bounds how many messages the
+// receiver holds as well as their bytes). The receiver grants
 // a limit in that space (MAX_MESSAGE_DATA) and moves it on as the
 // application takes messages, so the receiver never holds more than its
 // window of message bytes, complete or not, while messages still complete

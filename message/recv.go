@@ -32,32 +32,44 @@ func (s *Set) HandleFrame(f *wire.Frame) error {
 	if s.done.Contains(fr.ID) {
 		return nil // delivered or dropped already: a late copy
 	}
-	if fr.Start+fr.Total > s.localMax {
-		return violation("message %d at %d+%d past the window %d", fr.ID, fr.Start, fr.Total, s.localMax)
+	if fr.Total > MaxSize {
+		return violation("message %d of %d bytes, more than %d", fr.ID, fr.Total, MaxSize)
 	}
-	if fr.Start < s.freedBase && fr.Total > 0 {
+	n := span(fr.Total)
+	if fr.Start+n > s.localMax {
+		return violation("message %d at %d+%d past the window %d", fr.ID, fr.Start, n, s.localMax)
+	}
+	if fr.Start < s.freedBase {
 		return violation("message %d at %d in space already given back", fr.ID, fr.Start)
+	}
+	// Every message spans Overhead bytes at least, and a sender places
+	// message k only after all before it, within a window that cannot
+	// move past the first message we have not finished: so an honest
+	// sender's IDs stay below that one's plus Window/Overhead. The bound
+	// keeps done (and partial) small whatever IDs a peer picks.
+	if first, most := s.done.Prefix(0), uint64(s.cfg.Window/Overhead); fr.ID >= first+most {
+		return violation("message %d while message %d is unfinished: more than %d messages in the window", fr.ID, first, most)
 	}
 	in := s.partial[fr.ID]
 	if in == nil {
-		if fr.Total > 0 && s.overlaps(fr.Start, fr.Total) {
-			return violation("message %d claims space [%d, %d) that another holds", fr.ID, fr.Start, fr.Start+fr.Total)
+		if s.overlaps(fr.Start, n) {
+			return violation("message %d claims space [%d, %d) that another holds", fr.ID, fr.Start, fr.Start+n)
 		}
 		if f.Type == wire.FrameAbandon {
 			s.done.Add(fr.ID, fr.ID+1)
-			s.free(fr.Start, fr.Total)
+			s.free(fr.Start, n)
 			return nil
 		}
 		in = &inMsg{start: fr.Start, total: fr.Total, buf: make([]byte, fr.Total)}
 		s.partial[fr.ID] = in
-		s.claimed.Add(fr.Start, fr.Start+fr.Total)
+		s.claimed.Add(fr.Start, fr.Start+n)
 	} else if in.start != fr.Start || in.total != fr.Total {
 		return violation("message %d changed its place or size", fr.ID)
 	}
 	if f.Type == wire.FrameAbandon {
 		delete(s.partial, fr.ID)
 		s.done.Add(fr.ID, fr.ID+1)
-		s.free(in.start, in.total)
+		s.free(in.start, n)
 		return nil
 	}
 	copy(in.buf[fr.Offset:], fr.Data)

@@ -56,13 +56,13 @@ func (m *outMsg) hasData() bool {
 func (s *Set) admit() {
 	for len(s.waiting) > 0 {
 		m := s.waiting[0]
-		if s.nextStart+m.total() > s.peerMax {
+		if s.nextStart+span(m.total()) > s.peerMax {
 			return
 		}
 		s.waiting = s.waiting[1:]
 		m.id, m.start, m.admitted = s.nextID, s.nextStart, true
 		s.nextID++
-		s.nextStart += m.total()
+		s.nextStart += span(m.total())
 		s.active[m.id] = m
 		s.markReady(m)
 	}

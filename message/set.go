@@ -14,13 +14,28 @@ import (
 // Config holds the limits of one connection's messages.
 type Config struct {
 	// Window is how many bytes of messages the peer may have at our side
-	// at once, complete or not: the receiver's memory for messages. It is
-	// at least MaxSize. Zero means DefaultWindow.
+	// at once, complete or not: the receiver's memory for messages. Each
+	// message counts Overhead bytes more than its size, so the window
+	// bounds the number of messages held as well as their bytes. It is
+	// at least MaxSize+Overhead. Zero means DefaultWindow.
 	Window int
 }
 
 // MaxSize is the largest message.
 const MaxSize = wire.MaxMessageSize
+
+// Overhead is what each message counts in the window besides its bytes:
+// the receiver's bookkeeping for a message (its record, its map entry,
+// its ranges) is about 200 bytes whatever its size. Without it a window of
+// 8 MiB would admit 8 million one-byte (or empty, unbounded) messages,
+// over a gigabyte of records; with it the receiver holds at most
+// Window/Overhead messages, and its memory stays within about twice the
+// window (TestIncompleteMessagesBounded measures it). An honest sender
+// loses little: 32,768 small messages still fit the default window.
+const Overhead = 256
+
+// span is the room a message of n bytes takes in the window.
+func span(n uint64) uint64 { return n + Overhead }
 
 // DefaultWindow is 8 MiB: eight of the largest messages, or thousands of
 // small ones, in flight at once; enough to keep a 100 Mbit/s, 300 ms path
@@ -31,7 +46,7 @@ func (c *Config) fill() {
 	if c.Window <= 0 {
 		c.Window = DefaultWindow
 	}
-	c.Window = max(c.Window, MaxSize)
+	c.Window = max(c.Window, MaxSize+Overhead)
 }
 
 // LimitOf returns the initial MAX_MESSAGE_DATA a peer with configuration c
@@ -173,11 +188,12 @@ func (s *Set) Receive(ctx context.Context) ([]byte, error) {
 	in := s.inbox[0]
 	s.inbox[0] = nil
 	s.inbox = s.inbox[1:]
-	s.free(in.start, in.total)
+	s.free(in.start, span(in.total))
 	return in.buf, nil
 }
 
-// free gives [start, start+n) of the peer's message space back and moves
+// free gives [start, start+n) of the peer's message space back (n is a
+// message's span) and moves
 // the window on once a quarter of it is free, so that updates cost one
 // frame per quarter window.
 func (s *Set) free(start, n uint64) {

@@ -78,15 +78,45 @@ type Config struct {
 	// packets per 10 data packets.
 	DisableFEC bool
 
-	// StreamWindow, ConnWindow, SendBuffer and MaxIncomingStreams bound
-	// the streams (see stream.Config; zero: its defaults). MessageWindow
-	// bounds the messages a peer may have at our side (zero:
-	// message.DefaultWindow). None may exceed 1 GiB.
-	StreamWindow       int
-	ConnWindow         int
-	SendBuffer         int
+	// The limits below bound what one connection's peer, honest or not,
+	// can make us hold; the README's "Limits" table lists them with
+	// what happens at each and the memory measured. A peer that goes past
+	// a limit it was told of is closed with CodeProtocolViolation and a
+	// reason naming the limit. None may be negative or exceed 1 GiB.
+
+	// StreamWindow is how many bytes of one stream the peer may send
+	// beyond what the application has read. Zero: 4 MiB
+	// (stream.DefaultStreamWindow), 100 Mbit/s at 300 ms RTT.
+	StreamWindow int
+	// ConnWindow is the same for all the streams of a connection
+	// together: the most unread stream data a peer can make us hold.
+	// Zero: 16 MiB (stream.DefaultConnWindow).
+	ConnWindow int
+	// SendBuffer is how many bytes a stream holds for sending, unsent or
+	// unacknowledged, before Write blocks: however large the window a
+	// peer advertises, a peer that acknowledges nothing makes us hold no
+	// more. Zero: 4 MiB (stream.DefaultSendBuffer).
+	SendBuffer int
+	// MaxIncomingStreams is how many streams the peer may have open at
+	// once, including finished ones the application has not accepted
+	// yet. Zero: 256 (stream.DefaultMaxIncoming).
 	MaxIncomingStreams int
-	MessageWindow      int
+	// MessageWindow is how many bytes of messages the peer may have at
+	// our side, complete or not, each message counting
+	// message.Overhead (256) bytes besides its own; it bounds the number
+	// of messages held too. Zero: 8 MiB (message.DefaultWindow); at least
+	// message.MaxSize + message.Overhead.
+	MessageWindow int
+
+	// MaxConnections caps the endpoint's connections: handshaking and
+	// established, dialed and accepted. At the cap, initiations are
+	// dropped before any work or state (the initiator's Dial times out,
+	// as against a full TCP backlog) and Dial fails with
+	// ErrMaxConnections. Zero: 10,000. An idle connection costs about
+	// 10 KiB (TestMaxConnections), so that many cost about 100 MB; an
+	// active one holds up to its windows and send buffers besides. Larger
+	// servers raise it knowingly; at most 1<<20.
+	MaxConnections int
 
 	// MessageTTL, if set, is the lifetime of a message whose SendMessage
 	// context has no earlier deadline; when it passes unacknowledged, the
@@ -105,6 +135,15 @@ type Config struct {
 }
 
 const maxWindow = 1 << 30
+
+// Bounds of Config.MaxConnections. The default keeps the memory of idle
+// connections near 100 MB (about 10 KiB each, TestMaxConnections), what a
+// small server can spare; the ceiling is what connection IDs, the
+// endpoint's map and one socket sensibly serve.
+const (
+	defaultMaxConnections = 10000
+	maxConnections        = 1 << 20
+)
 
 // config is a Config with defaults applied and checked.
 type config struct {
@@ -166,11 +205,20 @@ func (c *Config) resolve() (*config, error) {
 	if cfg.AcceptQueue <= 0 {
 		cfg.AcceptQueue = 1024
 	}
-	for name, v := range map[string]int{"StreamWindow": cfg.StreamWindow, "ConnWindow": cfg.ConnWindow,
-		"SendBuffer": cfg.SendBuffer, "MaxIncomingStreams": cfg.MaxIncomingStreams, "MessageWindow": cfg.MessageWindow} {
-		if v < 0 || v > maxWindow {
-			return nil, fmt.Errorf("rudp: %s %d out of range [0, %d]", name, v, maxWindow)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"StreamWindow", cfg.StreamWindow}, {"ConnWindow", cfg.ConnWindow}, {"SendBuffer", cfg.SendBuffer},
+		{"MaxIncomingStreams", cfg.MaxIncomingStreams}, {"MessageWindow", cfg.MessageWindow}} {
+		if f.v < 0 || f.v > maxWindow {
+			return nil, fmt.Errorf("rudp: %s %d out of range [0, %d]", f.name, f.v, maxWindow)
 		}
+	}
+	if cfg.MaxConnections < 0 || cfg.MaxConnections > maxConnections {
+		return nil, fmt.Errorf("rudp: MaxConnections %d out of range [0, %d]", cfg.MaxConnections, maxConnections)
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = defaultMaxConnections
 	}
 	cfg.streams = stream.Config{StreamWindow: cfg.StreamWindow, ConnWindow: cfg.ConnWindow,
 		SendBuffer: cfg.SendBuffer, MaxIncoming: cfg.MaxIncomingStreams}

@@ -338,6 +338,15 @@ func (e *Endpoint) handshakeLoop() {
 
 // answer processes one initiation.
 func (e *Endpoint) answer(in inbound) {
+	// At MaxConnections, drop it before the responder spends a key
+	// exchange or remembers anything of it.
+	e.mu.Lock()
+	full := len(e.conns) >= e.cfg.MaxConnections
+	e.mu.Unlock()
+	if full {
+		e.counters.handshakeDropped.Add(1)
+		return
+	}
 	src, _ := in.from.MarshalBinary()
 	now := time.Now()
 	init, reply, err := e.responder.ConsumeInitiation(in.bytes(), src, now)
@@ -351,7 +360,7 @@ func (e *Endpoint) answer(in inbound) {
 		return
 	}
 	e.mu.Lock()
-	if e.closing || e.pending >= maxPending {
+	if e.closing || e.pending >= maxPending || len(e.conns) >= e.cfg.MaxConnections {
 		e.mu.Unlock()
 		e.counters.handshakeDropped.Add(1)
 		return
@@ -490,6 +499,10 @@ func (e *Endpoint) dialPaths(ctx context.Context, paths []pathAddr, peer handsha
 	if e.closing {
 		e.mu.Unlock()
 		return nil, fmt.Errorf("rudp: dial: %w", net.ErrClosed)
+	}
+	if len(e.conns) >= e.cfg.MaxConnections {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("rudp: dial %v: %w (%d)", addr, ErrMaxConnections, e.cfg.MaxConnections)
 	}
 	id := e.newConnID()
 	c, err := newConn(e, true, id, paths)

@@ -58,6 +58,10 @@ func (IdleTimeoutError) Timeout() bool   { return true }
 func (IdleTimeoutError) Temporary() bool { return false }
 func (IdleTimeoutError) Unwrap() error   { return net.ErrClosed }
 
+// ErrMaxConnections is returned by Dial when the endpoint already has
+// Config.MaxConnections connections.
+var ErrMaxConnections = errors.New("rudp: the endpoint has MaxConnections connections")
+
 // ErrHandshakeTimeout is returned by Dial when the peer did not answer
 // within the handshake timeout.
 var ErrHandshakeTimeout = errors.New("rudp: handshake timed out: no answer from the peer")

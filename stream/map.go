@@ -185,7 +185,13 @@ func (m *Map) Accept(ctx context.Context) (*Stream, error) {
 		}
 	}
 	s := m.acceptQ[0]
+	m.acceptQ[0] = nil
 	m.acceptQ = m.acceptQ[1:]
+	s.pending = false
+	if s.owed {
+		s.owed = false
+		m.grantStream()
+	}
 	return s, nil
 }
 
@@ -211,6 +217,7 @@ func (m *Map) stream(id uint64) (*Stream, error) {
 	var s *Stream
 	for ; m.nextPeer <= id; m.nextPeer += 2 {
 		s = m.newStream(m.nextPeer)
+		s.pending = true
 		m.acceptQ = append(m.acceptQ, s)
 	}
 	m.acceptCond.Broadcast()
@@ -402,18 +409,30 @@ func (m *Map) OnLost(f wire.Sent) {
 }
 
 // maybeRemove forgets s once both its sides are finished; a peer stream
-// that goes lets the peer open another (MAX_STREAMS).
+// that goes lets the peer open another (MAX_STREAMS), but only once the
+// application has accepted it: until then it waits in the accept queue,
+// and a peer that opened, reset and replaced streams faster than the
+// application accepts them would otherwise fill the queue without limit.
 func (m *Map) maybeRemove(s *Stream) {
 	if s.removed || !s.sendDone() || !s.recvDone() {
 		return
 	}
 	s.removed = true
 	delete(m.streams, s.id)
-	if !m.isLocal(s.id) {
-		m.maxPeerStreams++
-		m.sendMaxStreams = true
-		m.wake()
+	switch {
+	case m.isLocal(s.id):
+	case s.pending:
+		s.owed = true
+	default:
+		m.grantStream()
 	}
+}
+
+// grantStream lets the peer open one more stream.
+func (m *Map) grantStream() {
+	m.maxPeerStreams++
+	m.sendMaxStreams = true
+	m.wake()
 }
 
 // Unacked reports whether any stream still has data or a FIN that the peer
@@ -466,4 +485,24 @@ func (m *Map) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.streams)
+}
+
+// PeerHeld returns how many streams the peer opened that we still hold:
+// open, or finished but waiting in the accept queue. It never exceeds
+// Config.MaxIncoming.
+func (m *Map) PeerHeld() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id := range m.streams {
+		if !m.isLocal(id) {
+			n++
+		}
+	}
+	for _, s := range m.acceptQ {
+		if s.removed {
+			n++
+		}
+	}
+	return n
 }

@@ -25,6 +25,8 @@ type Stream struct {
 	queued    bool // in m.ready
 	ctlQueued bool // in m.ctl
 	removed   bool // gone from m.streams
+	pending   bool // a peer stream in m.acceptQ, not yet accepted
+	owed      bool // removed while pending: its MAX_STREAMS credit waits for Accept
 }
 
 func (m *Map) newStream(id uint64) *Stream {

@@ -1,0 +1,98 @@
+package message
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+
+	"github.com/pydevts/pydevts/internal/wire"
+)
+
+// fragment is a MESSAGE frame carrying n bytes at off of a message of
+// total bytes placed at start.
+func fragment(id, start, total, off uint64, n int) *wire.Frame {
+	return &wire.Frame{Type: wire.FrameMessage, Message: wire.MessageFrame{ID: id, Start: start, Total: total, Offset: off, Data: make([]byte, n)}}
+}
+
+// heapInUse returns the heap in use after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse)
+}
+
+// TestIncompleteMessagesBounded: a peer that sends the first fragment of
+// message after message and never the rest fills our window and is then
+// refused with a protocol violation; what we hold stays within about the
+// window, for large messages and for tiny ones (where the per-message
+// Overhead is what bounds the records).
+func TestIncompleteMessagesBounded(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		total uint64 // size of each message
+		first int    // bytes of it sent
+	}{
+		{"1 MiB messages, first 1200 bytes", MaxSize, 1200},
+		{"2-byte messages, first byte", 2, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := heapInUse()
+			s := NewSet(Config{}, LimitOf(Config{}), func() {})
+			var err error
+			var n uint64
+			for ; n < 1<<24; n++ {
+				if err = s.HandleFrame(fragment(n, n*span(c.total), c.total, 0, c.first)); err != nil {
+					break
+				}
+			}
+			var pe *ProtocolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("after %d incomplete messages: %v, want a ProtocolError", n, err)
+			}
+			held := heapInUse() - before
+			window := int64(DefaultWindow)
+			t.Logf("%d incomplete messages held, then refused (%v); heap in use grew by %d bytes (%.2f x the window)",
+				n, pe, held, float64(held)/float64(window))
+			if want := uint64(DefaultWindow) / span(c.total); n != want {
+				t.Errorf("%d messages admitted, want the %d the window fits", n, want)
+			}
+			if held > 2*window {
+				t.Fatalf("heap grew by %d bytes for a window of %d", held, window)
+			}
+			runtime.KeepAlive(s)
+		})
+	}
+}
+
+// TestMessageIDsBounded: a peer that skips every other message ID (the
+// skipped ones never come) and otherwise plays by the window, which moves
+// on as the application takes every message, would make the record of
+// finished IDs grow by one range per message; it is refused once its IDs
+// run Window/Overhead past the first one missing.
+func TestMessageIDsBounded(t *testing.T) {
+	s := NewSet(Config{}, LimitOf(Config{}), func() {})
+	var err error
+	var id, start uint64
+	for id = 1; id < 1<<24; id += 2 { // message 0 never comes, nor 2, 4, ...
+		if err = s.HandleFrame(fragment(id, start, 0, 0, 0)); err != nil {
+			break
+		}
+		start += span(0)
+		if _, err := s.Receive(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pe *ProtocolError
+	if !errors.As(err, &pe) {
+		t.Fatalf("after message %d: %v, want a ProtocolError", id, err)
+	}
+	if want := uint64(DefaultWindow/Overhead) + 1; id != want {
+		t.Fatalf("refused at message %d, want %d", id, want)
+	}
+	if n := s.done.NumRanges(); n > DefaultWindow/Overhead {
+		t.Fatalf("%d ranges of finished IDs", n)
+	}
+	t.Logf("refused at message %d: %v", id, pe)
+}
