@@ -269,6 +269,11 @@ func TestRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A file that does not parse gets a 400 (naming the bytes sent) and
+	// leaves the session up.
+	if err := s.WriteDocument([]byte("not a Signed YAML file")); err != nil {
+		t.Fatal(err)
+	}
 	prev := evil.node
 	var entries []string
 	for _, e := range []struct{ pub, id string }{
