@@ -292,12 +292,14 @@ func (ss *session) received(raw []byte, f *sdmp.SYML) {
 		// Refused for good (bad signature, unknown or unauthorised
 		// publisher), from whoever sends it: forget it, and never
 		// journal it.
+		n.refused.Add(1)
 		n.log.Warn("node: a resource refused", "peer", ss.p.cfg.Name, "id", id, "err", err)
 	}
 	n.mu.Lock()
 	delete(n.pending, id)
 	n.mu.Unlock()
 	if line != "" {
+		n.received.Add(1)
 		n.log.Info("node: resource received", "peer", ss.p.cfg.Name, "id", id)
 		n.announceAll()
 	}
