@@ -45,11 +45,18 @@ var rules = map[string][]string{
 	"sdmp": {"std", "gopkg.in/yaml.v3", "golang.org/x/crypto/..."},
 	// sdmp/node reads its config.yaml with yaml.v3, as the binary reads
 	// YAML (ARCHITECTURE.md's house style for Config).
-	"sdmp/node":      {"std", "sdmp", "rudp", "handshake", "stream", "message", "gopkg.in/yaml.v3"},
-	"bench/linkemu":  {"std", "golang.org/x/sys/..."},
-	"bench/scenario": {"std", "gopkg.in/yaml.v3", "bench/linkemu"},
-	"bench":          {"*"},
-	"cmd/pydevts":    {"*"},
+	"sdmp/node": {"std", "sdmp", "rudp", "handshake", "stream", "message", "gopkg.in/yaml.v3"},
+	// internal/metrics turns the counters of the relay server, the node,
+	// its rudp endpoint and its connections into Prometheus metrics, with
+	// the standard Go client library. It is the only package that imports
+	// that library: the collectors read Stats() at scrape time, so rudp,
+	// stream, message, handshake and sdmp stay free of it (and the packet
+	// paths pay nothing). Only cmd/pydevts imports internal/metrics.
+	"internal/metrics": {"std", "rudp", "rudp/relay", "sdmp/node", "github.com/prometheus/..."},
+	"bench/linkemu":    {"std", "golang.org/x/sys/..."},
+	"bench/scenario":   {"std", "gopkg.in/yaml.v3", "bench/linkemu"},
+	"bench":            {"*"},
+	"cmd/pydevts":      {"*"},
 	// This test's own package, at the module root.
 	"": {"std"},
 }
@@ -57,6 +64,11 @@ var rules = map[string][]string{
 // quicGo may be imported only by bench: it is the peer we measure against,
 // never part of the transport.
 const quicGo = "github.com/quic-go/"
+
+// prometheusLib may be imported only by internal/metrics and by
+// cmd/pydevts (whose tests parse what it serves); bench's "*" does not
+// extend to it.
+const prometheusLib = "github.com/prometheus/"
 
 type pkg struct {
 	path    string   // inside the module, "" for the root
@@ -130,6 +142,13 @@ func violations(pkgs []pkg) []string {
 				}
 			}
 		}
+		if p.path != "internal/metrics" && p.path != "cmd/pydevts" {
+			for _, imp := range slices.Concat(p.imports, p.tests) {
+				if strings.HasPrefix(imp, prometheusLib) {
+					bad = append(bad, p.path+" imports "+imp+": the Prometheus library belongs in internal/metrics only")
+				}
+			}
+		}
 	}
 	return bad
 }
@@ -149,6 +168,9 @@ func TestImportArrowsCatchViolations(t *testing.T) {
 		{path: "stream", imports: []string{module + "/rudp"}},
 		{path: "rudp", tests: []string{"github.com/quic-go/quic-go"}},
 		{path: "newpkg"},
+		{path: "rudp", tests: []string{"github.com/prometheus/client_golang/prometheus"}},
+		{path: "bench", imports: []string{"github.com/prometheus/client_golang/prometheus"}},
+		{path: "internal/metrics", imports: []string{module + "/sdmp"}},
 	}
 	for _, p := range broken {
 		if v := violations([]pkg{p}); len(v) != 1 {
@@ -159,6 +181,8 @@ func TestImportArrowsCatchViolations(t *testing.T) {
 		{path: "handshake", imports: []string{"crypto/ecdh", "golang.org/x/crypto/blake2s", "golang.org/x/sys/cpu"}},
 		{path: "rudp", imports: []string{module + "/rudp/internal/ack", module + "/handshake"}},
 		{path: "bench", imports: []string{"github.com/quic-go/quic-go"}},
+		{path: "internal/metrics", imports: []string{"github.com/prometheus/client_golang/prometheus", module + "/sdmp/node"}},
+		{path: "cmd/pydevts", imports: []string{module + "/internal/metrics"}, tests: []string{"github.com/prometheus/common/expfmt"}},
 	}
 	if v := violations(fine); len(v) != 0 {
 		t.Errorf("allowed imports reported: %q", v)

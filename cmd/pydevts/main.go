@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"get":     {"print a resource the running node holds", runGet},
 	"journal": {"print the running node's journal", runJournal},
 	"peers":   {"show the running node's peers and their sessions", runPeers},
+	"status":  {"show the running node's connections: each session's paths, RTT and loss", runStatus},
 	"sign":    {"sign an SDMP document (Signed YAML) with an RSA key", runSign},
 	"verify":  {"verify a signed SDMP document and print its resource identifier", runVerify},
 	// bench-peer is one side of a bench run, started by bench itself.

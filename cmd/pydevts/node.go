@@ -6,12 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/pydevts/pydevts/internal/metrics"
 	"github.com/pydevts/pydevts/sdmp/node"
 )
 
@@ -59,32 +60,47 @@ func runNode(args []string, std stdio) error {
 			filepath.Join(*dir, node.UserPubFile), filepath.Join(*dir, node.NodePubFile), filepath.Join(*dir, node.ConfigFile))
 		return nil
 	case "run":
-		fl := newFlags("node run", "", std.errOut)
-		dir := dataFlag(fl)
-		level := fl.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
-		pos, err := parseFlags(fl, args[1:])
-		if err != nil {
-			return err
-		}
-		if err := wantArgs(pos, 0, "no arguments"); err != nil {
-			return err
-		}
-		var lv slog.Level
-		if err := lv.UnmarshalText([]byte(*level)); err != nil {
-			return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, *level)
-		}
-		log := slog.New(slog.NewTextHandler(std.errOut, &slog.HandlerOptions{Level: lv}))
-		n, err := node.Open(*dir, log)
-		if err != nil {
-			return err
-		}
-		u, nf := n.Fingerprints()
-		log.Info("node: running", "data", *dir, "user", u, "node", nf)
 		ctx, stop := interrupted()
 		defer stop()
-		return n.Run(ctx)
+		return serveNode(ctx, args[1:], std)
 	}
 	return fmt.Errorf("%w: node %q: want init or run", errUsage, args[0])
+}
+
+// serveNode is `pydevts node run [--data DIR] [--metrics ADDR]
+// [--log-format text|json] [--log-level LEVEL]` until ctx ends.
+func serveNode(ctx context.Context, args []string, std stdio) error {
+	fl := newFlags("node run", "", std.errOut)
+	dir := dataFlag(fl)
+	metricsAddr := fl.String("metrics", "", "serve Prometheus metrics on http://`ADDR`/metrics (host:port)")
+	lf := addLogFlags(fl)
+	pos, err := parseFlags(fl, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	log, err := lf.logger(std.errOut)
+	if err != nil {
+		return err
+	}
+	n, err := node.Open(*dir, log)
+	if err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		ms, err := metrics.Serve(*metricsAddr, log, metrics.NewNodeCollector(n.Stats))
+		if err != nil {
+			n.Close()
+			return err
+		}
+		defer ms.Close()
+		log.Info("node: metrics", "url", "http://"+ms.Addr().String()+"/metrics")
+	}
+	u, nf := n.Fingerprints()
+	log.Info("node: running", "data", *dir, "user", u, "node", nf)
+	return n.Run(ctx)
 }
 
 // controlCtx bounds a control request.
@@ -214,4 +230,61 @@ func runPeers(args []string, std stdio) error {
 		fmt.Fprintf(std.out, "%s  %s  %s\n", p.Name, p.Fingerprint[:16], state)
 	}
 	return nil
+}
+
+// runStatus: pydevts status [--data DIR] [--json]
+func runStatus(args []string, std stdio) error {
+	var asJSON *bool
+	dir, _, ctx, cancel, err := controlArgs("status", "", args, std, 0, "no arguments", func(fl *flag.FlagSet) {
+		asJSON = fl.Bool("json", false, "print the sessions as JSON")
+	})
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ss, err := node.Status(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if ss == nil {
+			ss = []node.SessionStatus{}
+		}
+		return json.NewEncoder(std.out).Encode(ss)
+	}
+	printStatus(std.out, ss, time.Now())
+	return nil
+}
+
+// printStatus prints one line per session, and under one over pydevts a
+// line per path.
+func printStatus(w io.Writer, ss []node.SessionStatus, now time.Time) {
+	if len(ss) == 0 {
+		fmt.Fprintln(w, "no sessions")
+		return
+	}
+	for _, s := range ss {
+		dir := "accepted"
+		if s.Dialled {
+			dir = "dialled"
+		}
+		fp := s.Fingerprint
+		if len(fp) > 16 {
+			fp = fp[:16]
+		}
+		line := fmt.Sprintf("%s  %s  %s, %s, up %v", s.Peer, fp, s.Via, dir, now.Sub(s.Since).Round(time.Second))
+		if s.Via == "pydevts" {
+			line += fmt.Sprintf(", rtt %.1f ms, %d packets lost, %d bytes retransmitted, %d recovered by FEC",
+				s.RTTMillis, s.PacketsLost, s.RetransmittedBytes, s.Recovered)
+		} else if s.Remote != "" {
+			line += ", " + s.Remote
+		}
+		fmt.Fprintln(w, line)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, p := range s.Paths {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\trtt %.1f ms\tsent %d\treceived %d\tlost %d\n",
+				p.Kind, p.Addr, p.State, p.RTTMillis, p.PacketsSent, p.PacketsReceived, p.PacketsLost)
+		}
+		tw.Flush()
+	}
 }

@@ -117,7 +117,47 @@ func TestNodeProcesses(t *testing.T) {
 }
 
 func nodeProcesses(t *testing.T, bin, via string) {
-	names := []string{"a", "b", "c"}
+	dirs := makeNodeDirs(t, []string{"a", "b", "c"}, via)
+	stopA := startNodeProcess(t, bin, dirs["a"])
+	startNodeProcess(t, bin, dirs["b"])
+	file := filepath.Join(t.TempDir(), "post.yaml")
+	os.WriteFile(file, []byte("post:\n  title: hello\n  body: from a\n"), 0o600)
+	code, out, e := runCmd("publish", "--data", dirs["a"], file)
+	if code != 0 {
+		t.Fatalf("publish: %s", e)
+	}
+	id := strings.TrimSpace(out)
+	_, orig, _ := runCmd("get", "--data", dirs["a"], id)
+	if _, err := sdmp.ParseSYML([]byte(orig)); err != nil {
+		t.Fatalf("get printed no SYML file: %v", err)
+	}
+	holds := func(n string) func() bool {
+		return func() bool {
+			_, j, _ := runCmd("journal", "--data", dirs[n])
+			_, got, _ := runCmd("get", "--data", dirs[n], id)
+			return strings.Contains(j, "/"+id) && got == orig
+		}
+	}
+	start := time.Now()
+	waitUntil(t, "b to hold the resource", holds("b"))
+	t.Logf("b holds it %v after publish returned", time.Since(start))
+	// c was offline; started now, it catches up.
+	startNodeProcess(t, bin, dirs["c"])
+	waitUntil(t, "c to catch up", holds("c"))
+	waitUntil(t, "a to have sessions with b and c", func() bool {
+		_, peers, _ := runCmd("peers", "--data", dirs["a"])
+		return strings.Count(peers, "up via "+via) == 2
+	})
+	if err := stopA(syscall.SIGTERM); err != nil {
+		t.Errorf("node a after SIGTERM: %v, want exit 0", err)
+	}
+}
+
+// makeNodeDirs inits a node for each name with the CLI, each a peer of
+// every other over via ("pydevts" or "tcp") on loopback, and returns
+// their data directories by name.
+func makeNodeDirs(t *testing.T, names []string, via string) map[string]string {
+	t.Helper()
 	dirs := map[string]string{}
 	addrs := map[string]string{}
 	cards := map[string]string{}
@@ -158,39 +198,7 @@ func nodeProcesses(t *testing.T, bin, via string) {
 			t.Fatal(err)
 		}
 	}
-	stopA := startNodeProcess(t, bin, dirs["a"])
-	startNodeProcess(t, bin, dirs["b"])
-	file := filepath.Join(t.TempDir(), "post.yaml")
-	os.WriteFile(file, []byte("post:\n  title: hello\n  body: from a\n"), 0o600)
-	code, out, e := runCmd("publish", "--data", dirs["a"], file)
-	if code != 0 {
-		t.Fatalf("publish: %s", e)
-	}
-	id := strings.TrimSpace(out)
-	_, orig, _ := runCmd("get", "--data", dirs["a"], id)
-	if _, err := sdmp.ParseSYML([]byte(orig)); err != nil {
-		t.Fatalf("get printed no SYML file: %v", err)
-	}
-	holds := func(n string) func() bool {
-		return func() bool {
-			_, j, _ := runCmd("journal", "--data", dirs[n])
-			_, got, _ := runCmd("get", "--data", dirs[n], id)
-			return strings.Contains(j, "/"+id) && got == orig
-		}
-	}
-	start := time.Now()
-	waitUntil(t, "b to hold the resource", holds("b"))
-	t.Logf("b holds it %v after publish returned", time.Since(start))
-	// c was offline; started now, it catches up.
-	startNodeProcess(t, bin, dirs["c"])
-	waitUntil(t, "c to catch up", holds("c"))
-	waitUntil(t, "a to have sessions with b and c", func() bool {
-		_, peers, _ := runCmd("peers", "--data", dirs["a"])
-		return strings.Count(peers, "up via "+via) == 2
-	})
-	if err := stopA(syscall.SIGTERM); err != nil {
-		t.Errorf("node a after SIGTERM: %v, want exit 0", err)
-	}
+	return dirs
 }
 
 // TestNodeKilledWhilePublishing: a node is killed with SIGKILL while

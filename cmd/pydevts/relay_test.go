@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -18,38 +19,71 @@ import (
 // is called), and returns the key and address it printed.
 func startRelay(t *testing.T, args ...string) (key relay.PublicKey, addr string, stderr *syncBuffer, stop func() error) {
 	t.Helper()
+	r := startRelayProc(t, args...)
+	return r.key, r.addr, r.stderr, r.stop
+}
+
+// A runningRelay is what startRelayProc started.
+type runningRelay struct {
+	key        relay.PublicKey
+	addr       string
+	metricsURL string // with --metrics
+	stderr     *syncBuffer
+	stop       func() error
+}
+
+// startRelayProc is startRelay, which also reads the metrics URL, and
+// the lines in either log format.
+func startRelayProc(t *testing.T, args ...string) *runningRelay {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &syncBuffer{}
+	r := &runningRelay{stderr: &syncBuffer{}}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := serveRelay(ctx, append(args, "127.0.0.1:0"), stdio{strings.NewReader(""), io.Discard, io.MultiWriter(pw, stderr)})
+		err := serveRelay(ctx, append(args, "127.0.0.1:0"), stdio{strings.NewReader(""), io.Discard, io.MultiWriter(pw, r.stderr)})
 		pw.Close()
 		done <- err
 	}()
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			// --log-format json: "relay: key", then "relay: metrics",
+			// then "relay: listening".
+			switch rec["msg"] {
+			case "relay: key":
+				line = "relay: " + fmt.Sprint(rec["key"])
+			case "relay: metrics":
+				line = "metrics on " + fmt.Sprint(rec["url"])
+			case "relay: listening":
+				line = "listening on " + fmt.Sprint(rec["addr"])
+			}
+		}
 		if v, ok := strings.CutPrefix(line, "relay: "); ok {
 			k, err := relay.ParsePublicKey(v)
 			if err != nil {
 				t.Fatalf("relay printed %q: %v", line, err)
 			}
-			key = k
+			r.key = k
+		}
+		if v, ok := strings.CutPrefix(line, "metrics on "); ok {
+			r.metricsURL = v
 		}
 		if v, ok := strings.CutPrefix(line, "listening on "); ok {
-			addr = v
+			r.addr = v
 			break
 		}
 	}
 	go io.Copy(io.Discard, pr)
-	if addr == "" {
+	if r.addr == "" {
 		cancel()
-		t.Fatalf("relay did not start: %v %s", <-done, stderr.String())
+		t.Fatalf("relay did not start: %v %s", <-done, r.stderr.String())
 	}
 	var stopped bool
 	var stopErr error
-	stop = func() error {
+	r.stop = func() error {
 		if !stopped {
 			stopped = true
 			cancel()
@@ -61,8 +95,8 @@ func startRelay(t *testing.T, args ...string) (key relay.PublicKey, addr string,
 		}
 		return stopErr
 	}
-	t.Cleanup(func() { stop() })
-	return key, addr, stderr, stop
+	t.Cleanup(func() { r.stop() })
+	return r
 }
 
 func TestRelayCommand(t *testing.T) {
@@ -80,19 +114,40 @@ func TestRelayCommand(t *testing.T) {
 		t.Fatalf("relay key %s, want the identity's X25519 key %x", key, id.Card().DH)
 	}
 
-	// Two clients route to each other through it and exchange a packet.
+	a := relayExchange(t, addr, key)
+	// The relay stops on its signal (here: its context) and prints its
+	// counters once at exit.
+	if err := stop(); err != nil {
+		t.Fatalf("relay exited with %v", err)
+	}
+	<-a.Done()
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	var st relay.Stats
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &st); err != nil {
+		t.Fatalf("last line %q is not the counters: %v", lines[len(lines)-1], err)
+	}
+	if st.Confirmed != 2 || st.Forwarded != 1 || st.Kills.Shutdown != 2 {
+		t.Errorf("final counters %+v", st)
+	}
+}
+
+// relayExchange connects two clients to the relay at addr, routes them
+// to each other and sends a Data packet from one to the other. It
+// returns one of them, open until the test ends.
+func relayExchange(t *testing.T, addr string, key relay.PublicKey) *relay.Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, err := relay.Dial(ctx, addr, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
 	b, err := relay.Dial(ctx, addr, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
 	a.Route(b.PublicKey())
 	b.Route(a.PublicKey())
 	waitEvent := func(c *relay.Client, kind relay.EventKind) relay.Event {
@@ -115,21 +170,7 @@ func TestRelayCommand(t *testing.T) {
 	if ev := waitEvent(b, relay.EventData); string(ev.Data) != "through the relay" {
 		t.Fatalf("b got %q", ev.Data)
 	}
-
-	// The relay stops on its signal (here: its context) and prints its
-	// counters once at exit.
-	if err := stop(); err != nil {
-		t.Fatalf("relay exited with %v", err)
-	}
-	<-a.Done()
-	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	var st relay.Stats
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &st); err != nil {
-		t.Fatalf("last line %q is not the counters: %v", lines[len(lines)-1], err)
-	}
-	if st.Confirmed != 2 || st.Forwarded != 1 || st.Kills.Shutdown != 2 {
-		t.Errorf("final counters %+v", st)
-	}
+	return a
 }
 
 func TestRelayFreshKey(t *testing.T) {

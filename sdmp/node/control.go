@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// The control socket: the pydevts commands publish, get, journal and
-// peers talk to a running node through a Unix socket in its data
+// The control socket: the pydevts commands publish, get, journal, peers
+// and status talk to a running node through a Unix socket in its data
 // directory, control.sock, which only the owner may open (the socket is
 // 0600, in a directory that must be 0700). One JSON request per
 // connection, one JSON response.
@@ -31,7 +31,7 @@ const controlTimeout = 30 * time.Second
 
 // A controlRequest is what the CLI asks of the node.
 type controlRequest struct {
-	Op   string `json:"op"`             // "publish", "get", "journal", "peers"
+	Op   string `json:"op"`             // "publish", "get", "journal", "peers", "status"
 	Data []byte `json:"data,omitempty"` // publish: the resource's YAML stream
 	ID   string `json:"id,omitempty"`   // get: the resource identifier
 }
@@ -43,6 +43,8 @@ type controlResponse struct {
 	Data  []byte       `json:"data,omitempty"`  // get: the resource, its SYML file
 	Lines []string     `json:"lines,omitempty"` // journal
 	Peers []PeerStatus `json:"peers,omitempty"` // peers
+	// status: the live sessions (an empty list is "no session").
+	Sessions []SessionStatus `json:"sessions,omitempty"`
 }
 
 // PeerStatus describes one configured peer, for `pydevts peers`.
@@ -181,4 +183,14 @@ func Peers(ctx context.Context, dir string) ([]PeerStatus, error) {
 		return nil, err
 	}
 	return r.Peers, nil
+}
+
+// Status returns the live sessions of the node running on dir, with the
+// paths of those over pydevts.
+func Status(ctx context.Context, dir string) ([]SessionStatus, error) {
+	r, err := callControl(ctx, dir, controlRequest{Op: "status"})
+	if err != nil {
+		return nil, err
+	}
+	return r.Sessions, nil
 }

@@ -24,6 +24,7 @@ func (n *Node) control(_ context.Context, r controlRequest) controlResponse {
 		if err != nil {
 			return controlResponse{Error: err.Error()}
 		}
+		n.published.Add(1)
 		n.log.Info("node: published", "id", id)
 		n.announceAll()
 		return controlResponse{ID: id}
@@ -37,6 +38,9 @@ func (n *Node) control(_ context.Context, r controlRequest) controlResponse {
 		return controlResponse{Lines: n.st.journal.Lines()}
 	case "peers":
 		return controlResponse{Peers: n.peerStatus()}
+	case "status":
+		live, _ := n.sessionStatus()
+		return controlResponse{Sessions: live}
 	}
 	return controlResponse{Error: fmt.Sprintf("unknown request %q", r.Op)}
 }

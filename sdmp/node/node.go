@@ -2,7 +2,8 @@
 // journal and a resource store in a data directory, accepts sessions
 // from its peers over pydevts and over the SDMP TCP binding, and keeps
 // its journal and store in sync with theirs (see sync.go). The pydevts
-// commands node, publish, get, journal and peers drive it.
+// commands node, publish, get, journal, peers and status drive it;
+// Stats tells its counters, for metrics.
 package node
 
 import (

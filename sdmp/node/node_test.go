@@ -100,6 +100,13 @@ func makeNodes(t *testing.T, names []string, viaTCP bool) []*testNode {
 // test ends).
 func runNode(t *testing.T, tn *testNode) (stop func()) {
 	t.Helper()
+	_, stop = runOpenNode(t, tn)
+	return stop
+}
+
+// runOpenNode is runNode that also returns the node.
+func runOpenNode(t *testing.T, tn *testNode) (n *Node, stop func()) {
+	t.Helper()
 	n, err := Open(tn.dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +131,7 @@ func runNode(t *testing.T, tn *testNode) (stop func()) {
 		_, err := JournalLines(context.Background(), tn.dir)
 		return err == nil
 	})
-	return stop
+	return n, stop
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -200,7 +207,7 @@ func TestTriangle(t *testing.T) {
 func TestRefused(t *testing.T) {
 	ns := makeNodes(t, []string{"b", "evil"}, true)
 	b, evil := ns[0], ns[1]
-	runNode(t, b)
+	bn, _ := runOpenNode(t, b)
 	ctx := context.Background()
 	bRes, err := Publish(ctx, b.dir, []byte("mine: b's\n"))
 	if err != nil {
@@ -269,6 +276,11 @@ func TestRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A file that does not parse gets a 400 (naming the bytes sent) and
+	// leaves the session up.
+	if err := s.WriteDocument([]byte("not a Signed YAML file")); err != nil {
+		t.Fatal(err)
+	}
 	prev := evil.node
 	var entries []string
 	for _, e := range []struct{ pub, id string }{
@@ -315,6 +327,12 @@ func TestRefused(t *testing.T) {
 	}
 	if !holds(b, bRes) {
 		t.Error("b lost its own resource to evil's delete")
+	}
+	// The unknown publisher's and the delete are refused after they
+	// arrived (the forged signature too, unless the flipped bit made the
+	// file unparseable), and counted.
+	if st := bn.Stats(); st.ResourcesRefused < 2 || st.ResourcesReceived != 1 {
+		t.Errorf("b counted %d resources refused, %d received; want at least 2, and 1", st.ResourcesRefused, st.ResourcesReceived)
 	}
 }
 

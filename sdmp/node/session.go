@@ -102,7 +102,11 @@ func (ss *session) handle(b []byte) error {
 	n := ss.n
 	f, err := sdmp.ParseSYML(b)
 	if err != nil {
-		return ss.respond(nil, sdmp.StatusBadRequest, err.Error())
+		// A 400 must name the request it answers, and a file that does
+		// not parse has no stream: name the bytes that came. (With no
+		// request named, the response would not encode, and one bad file
+		// would end the session.)
+		return ss.respond(b, sdmp.StatusBadRequest, err.Error())
 	}
 	d, err := sdmp.DecodeDocument(f.Stream)
 	if err != nil {
@@ -288,12 +292,14 @@ func (ss *session) received(raw []byte, f *sdmp.SYML) {
 		// Refused for good (bad signature, unknown or unauthorised
 		// publisher), from whoever sends it: forget it, and never
 		// journal it.
+		n.refused.Add(1)
 		n.log.Warn("node: a resource refused", "peer", ss.p.cfg.Name, "id", id, "err", err)
 	}
 	n.mu.Lock()
 	delete(n.pending, id)
 	n.mu.Unlock()
 	if line != "" {
+		n.received.Add(1)
 		n.log.Info("node: resource received", "peer", ss.p.cfg.Name, "id", id)
 		n.announceAll()
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pydevts/pydevts/handshake"
@@ -38,11 +39,17 @@ type Node struct {
 	// accept are the node keys a responder accepts: the peers'.
 	accept []*rsa.PublicKey
 
-	// mu guards sessions, pending and each peer's mutable fields.
+	// mu guards sessions, pending, ended and each peer's mutable fields.
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	pending  map[string]*pendingRequest // by resource identifier
+	ended    ConnTotals                 // the connections of the sessions that ended
 	wg       sync.WaitGroup
+
+	// endpoint is the pydevts listener's, while Run runs; for Stats.
+	endpoint atomic.Pointer[rudp.Endpoint]
+	// The counters of Stats.
+	received, refused, published atomic.Uint64
 }
 
 // A peer is a configured peer node.
@@ -58,11 +65,14 @@ type peer struct {
 
 // A session is one live SDMP session with a peer.
 type session struct {
-	n    *Node
-	p    *peer
-	s    *sdmp.Session
-	via  string     // "pydevts" or "tcp"
-	conn *rudp.Conn // over pydevts: the connection, for its stats
+	n       *Node
+	p       *peer
+	s       *sdmp.Session
+	via     string     // "pydevts" or "tcp"
+	conn    *rudp.Conn // over pydevts: the connection, for its stats
+	dialled bool       // we dialled the peer
+	since   time.Time  // when it came up
+	remote  string     // the peer's address, as the connection says
 }
 
 // A pendingRequest is a resource asked for and not received yet.
@@ -232,7 +242,8 @@ func (n *Node) Run(ctx context.Context) error {
 		if rl, err = rudp.Listen("udp", n.cfg.Listen.Pydevts, rc); err != nil {
 			return fmt.Errorf("node: listen pydevts: %w", err)
 		}
-		closers = append(closers, func() { rl.Close() })
+		closers = append(closers, func() { n.endpoint.Store(nil); rl.Close() })
+		n.endpoint.Store(rl.Endpoint())
 		n.log.Info("node: listening on pydevts", "addr", rl.Addr().String())
 		n.wg.Go(func() { n.acceptPydevts(ctx, rl) })
 	}
@@ -412,18 +423,25 @@ func (n *Node) runSession(ctx context.Context, c net.Conn, initiator bool, p *pe
 		s.Close()
 		return errors.New("session with an unknown node")
 	}
-	ss := &session{n: n, p: p, s: s, via: via, conn: rc}
+	ss := &session{n: n, p: p, s: s, via: via, conn: rc, dialled: initiator, since: time.Now()}
+	if a := c.RemoteAddr(); a != nil {
+		ss.remote = a.String()
+	}
 	n.mu.Lock()
 	n.sessions[ss] = struct{}{}
 	n.mu.Unlock()
 	n.log.Info("node: session up", "peer", p.cfg.Name, "via", via)
 	err = ss.run(ctx)
-	n.mu.Lock()
-	delete(n.sessions, ss)
-	if err != nil {
-		p.lastErr = err.Error()
+	if rc != nil {
+		// Closed here rather than in the deferred close, so that its
+		// counters are final when they join the ended sessions'.
+		rc.CloseWithError(0, "")
 	}
-	n.mu.Unlock()
+	n.endSession(ss, rc)
+	rc = nil // closed
+	if err != nil {
+		n.setErr(p, err)
+	}
 	n.log.Info("node: session ended", "peer", p.cfg.Name, "err", err)
 	return err
 }
