@@ -278,6 +278,23 @@ func openState(dir string, user, node *rsa.PrivateKey) (*state, error) {
 			}
 		}
 	}
+	// A crash between storing a resource and journaling it leaves it in
+	// the store alone: journal it now (the store holds only what was
+	// checked).
+	for _, id := range ids {
+		raw, _ := st.Get(id)
+		d, _, err := sdmp.OpenDocument(raw, s.keyFor)
+		if err != nil {
+			continue
+		}
+		if r, ok := d.(*sdmp.Resource); ok && !j.Has(r.Publisher, id) {
+			if _, err := j.AppendStored(st, r.Publisher, id); err != nil {
+				s.close()
+				return nil, err
+			}
+			s.log.Warn("node: a stored resource was not journaled (a crash between the two); journaled now", "id", id)
+		}
+	}
 	return s, nil
 }
 

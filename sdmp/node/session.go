@@ -191,16 +191,42 @@ func (ss *session) journal(jl *sdmp.JournalList) {
 		ss.synchronize()
 		return
 	}
-	for _, e := range jl.Entries {
+	// What we know of the peer's journal advances only over entries we
+	// hold (or refused): a node killed before the rest arrived asks for
+	// them again from there, instead of skipping them for good.
+	upto := -1
+	for i, e := range jl.Entries {
 		_, publisher, id, err := sdmp.ParseJournalLine(e)
 		if err != nil {
 			return
 		}
-		if !j.Has(publisher, id) && !n.st.store.Has(id) {
+		held := j.Has(publisher, id)
+		if !held && n.st.store.Has(id) {
+			// Stored, not journaled: a crash between the two.
+			if raw, err := n.st.store.Get(id); err == nil {
+				_, _, err := n.st.accept(raw, id)
+				held = err == nil
+			}
+		}
+		refused := n.isRefused(id)
+		if !held && !refused {
 			ss.request(publisher, id)
 		}
+		if upto == i-1 && (held || refused) {
+			upto = i
+		}
 	}
-	j.SetKnown(ss.p.nodeFP, jl.Entries[len(jl.Entries)-1])
+	if upto >= 0 {
+		j.SetKnown(ss.p.nodeFP, jl.Entries[upto])
+	}
+}
+
+// isRefused reports whether the resource id was offered and refused (a
+// bad signature, an unknown publisher...) since the node started.
+func (n *Node) isRefused(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.refusedIDs[id]
 }
 
 // request asks the peer for a resource, unless it was asked for lately.
@@ -294,6 +320,11 @@ func (ss *session) received(raw []byte, f *sdmp.SYML) {
 		// journal it.
 		n.refused.Add(1)
 		n.log.Warn("node: a resource refused", "peer", ss.p.cfg.Name, "id", id, "err", err)
+		n.mu.Lock()
+		if len(n.refusedIDs) < maxRefused {
+			n.refusedIDs[id] = true
+		}
+		n.mu.Unlock()
 	}
 	n.mu.Lock()
 	delete(n.pending, id)

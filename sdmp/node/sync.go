@@ -20,6 +20,8 @@ import (
 
 // Sync limits.
 const (
+	// maxRefused bounds the resources remembered as refused.
+	maxRefused = 1 << 16
 	// syncLimit is the most journal lines one journal document carries,
 	// asked for in synchronize and sent when not asked.
 	syncLimit = 1000
@@ -43,8 +45,12 @@ type Node struct {
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	pending  map[string]*pendingRequest // by resource identifier
-	ended    ConnTotals                 // the connections of the sessions that ended
-	wg       sync.WaitGroup
+	// refusedIDs are resources offered and refused since the start:
+	// never asked for again, and no reason to stop short in a peer's
+	// journal (at most maxRefused).
+	refusedIDs map[string]bool
+	ended      ConnTotals // the connections of the sessions that ended
+	wg         sync.WaitGroup
 
 	// endpoint is the pydevts listener's, while Run runs; for Stats.
 	endpoint atomic.Pointer[rudp.Endpoint]
@@ -114,7 +120,7 @@ func Open(dir string, log *slog.Logger) (*Node, error) {
 	}
 	st.log = log
 	n := &Node{dir: dir, cfg: cfg, st: st, tid: tid, log: log,
-		sessions: map[*session]struct{}{}, pending: map[string]*pendingRequest{}}
+		sessions: map[*session]struct{}{}, pending: map[string]*pendingRequest{}, refusedIDs: map[string]bool{}}
 	relays, _ := parseRelays("relays", cfg.Relays)
 	for _, pc := range cfg.Peers {
 		p := &peer{cfg: pc, relays: relays}
