@@ -27,27 +27,27 @@ import (
 // it sends and receives: an attacker's capture of a connection's packets.
 type capturingConn struct {
 	*net.UDPConn
-	limit int
+	limit, ready int
 
 	mu       sync.Mutex // guards out and in
 	out, in  [][]byte
-	captured chan struct{} // closed once out holds limit packets
+	captured chan struct{} // closed once out holds ready packets
 }
 
-func newCapturingConn(t *testing.T, limit int) *capturingConn {
+func newCapturingConn(t *testing.T, limit, ready int) *capturingConn {
 	t.Helper()
 	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &capturingConn{UDPConn: u, limit: limit, captured: make(chan struct{})}
+	return &capturingConn{UDPConn: u, limit: limit, ready: ready, captured: make(chan struct{})}
 }
 
 func (c *capturingConn) WriteTo(b []byte, to net.Addr) (int, error) {
 	c.mu.Lock()
 	if len(c.out) < c.limit {
 		c.out = append(c.out, bytes.Clone(b))
-		if len(c.out) == c.limit {
+		if len(c.out) == c.ready {
 			close(c.captured)
 		}
 	}
@@ -128,7 +128,10 @@ func TestHostileTrafficDuringTransfer(t *testing.T) {
 		}
 	}()
 	dialCapturing := func() (*Conn, *capturingConn) {
-		cc := newCapturingConn(t, 4096)
+		// The flood starts after 1024 packets (about 1 MB of the stream,
+		// well inside the first half, which the client writes before it
+		// waits for the flood) and takes its replays from up to 4096.
+		cc := newCapturingConn(t, 4096, 1024)
 		e, err := NewEndpoint(cc, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -360,9 +363,12 @@ func TestHostileTrafficDuringTransfer(t *testing.T) {
 	}
 
 	// Every hostile datagram the socket took in is counted as dropped,
-	// by the endpoint or by the connection. Honest packets dropped (a
-	// full queue) only add to the drops; the kernel's drops at the
-	// socket (a full buffer, honest or hostile) are the ones never seen.
+	// by the endpoint or by the connection, or, for the replayed
+	// initiations (the captures begin with one), refused or answered
+	// with a cookie reply when the flood puts the responder under load.
+	// Honest packets dropped (a full queue) only add to the drops; the
+	// kernel's drops at the socket (a full buffer, honest or hostile)
+	// are the ones never seen.
 	var dropped, kernel uint64
 	counted := func() bool {
 		ep, sv := le.Stats(), server.Stats()
@@ -370,6 +376,7 @@ func TestHostileTrafficDuringTransfer(t *testing.T) {
 			ep.DroppedUnknownConn - epBefore.DroppedUnknownConn +
 			ep.DroppedQueueFull - epBefore.DroppedQueueFull +
 			ep.HandshakesDropped - epBefore.HandshakesDropped +
+			ep.CookiesSent - epBefore.CookiesSent +
 			sv.PacketsDropped - srvBefore.PacketsDropped
 		if haveDrops {
 			d, _ := udpDrops(port)
@@ -395,13 +402,16 @@ func TestHostileTrafficDuringTransfer(t *testing.T) {
 	// connection still sends to the client's address alone.
 	sv := server.Stats()
 	cl := client.Stats()
+	ep := le.Stats()
+	if ep.HandshakesAccepted != epBefore.HandshakesAccepted {
+		t.Errorf("the listener accepted %d initiations during the flood", ep.HandshakesAccepted-epBefore.HandshakesAccepted)
+	}
 	if sv.PacketsReceived > cl.PacketsSent {
 		t.Errorf("the listener accepted %d packets; the client sent %d", sv.PacketsReceived, cl.PacketsSent)
 	}
 	if sv.Path != "udp "+clientAddr || len(sv.Paths) != 1 {
 		t.Errorf("the listener's connection moved: path %q, %d paths; the client is at %s", sv.Path, len(sv.Paths), clientAddr)
 	}
-	ep := le.Stats()
 	// What the socket took in is what was counted, one way or another;
 	// the difference is the datagrams still queued when the counters
 	// were read, and the handshake's.
@@ -409,8 +419,9 @@ func TestHostileTrafficDuringTransfer(t *testing.T) {
 	seen := int64(dropped) + int64(sv.PacketsReceived-srvBefore.PacketsReceived)
 	t.Logf("accounting: %d datagrams reached the listener's socket (at most), %d counted", in, seen)
 	t.Logf("flood: %d datagrams in %v, %.0f datagrams/s (%d under the connection's ID)", hostile, fr.elapsed.Round(time.Millisecond), float64(hostile)/fr.elapsed.Seconds(), fr.toConn)
-	t.Logf("listener: endpoint dropped %d malformed, %d unknown connection, %d queue full; connection dropped %d, accepted %d (client sent %d); kernel dropped %d (known: %v)",
+	t.Logf("listener: endpoint dropped %d malformed, %d unknown connection, %d queue full, %d initiations, sent %d cookie replies; connection dropped %d, accepted %d (client sent %d); kernel dropped %d (known: %v)",
 		ep.DroppedMalformed-epBefore.DroppedMalformed, ep.DroppedUnknownConn-epBefore.DroppedUnknownConn, ep.DroppedQueueFull-epBefore.DroppedQueueFull,
+		ep.HandshakesDropped-epBefore.HandshakesDropped, ep.CookiesSent-epBefore.CookiesSent,
 		sv.PacketsDropped-srvBefore.PacketsDropped, sv.PacketsReceived, cl.PacketsSent, kernel, haveDrops)
 	t.Logf("transfer intact: %d MiB (SHA-256 checked) and %d messages, each once; client lost %d packets, retransmitted %d bytes", size>>20, messages, cl.PacketsLost, cl.Retransmitted)
 }
