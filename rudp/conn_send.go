@@ -186,10 +186,13 @@ func (c *Conn) appendPacket(now time.Time) bool {
 
 // closeLocal closes the connection from this side: the peer is told with
 // a CLOSE, and for a few PTOs packets from it are answered with CLOSE
-// again, in case ours was lost.
+// again, in case ours was lost. A responder's connection not yet
+// confirmed ends without a word: its peer's address is unproven (the
+// initiation may have come from a spoofed source), and the response was
+// all such an address may be sent.
 func (c *Conn) closeLocal(code uint64, reason string) {
-	if c.state != stateOpen {
-		if c.state == stateHandshake {
+	if c.state != stateOpen || !c.confirmed {
+		if c.state == stateHandshake || c.state == stateOpen {
 			c.end(&CloseError{Code: code, Reason: reason})
 		}
 		return
