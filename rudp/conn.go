@@ -64,6 +64,7 @@ type Conn struct {
 	remote     netip.AddrPort // the active path's address
 	paths      []*path        // every way to the peer; see conn_path.go
 	peerPath   *path          // the path the peer's newest packet came by
+	pathSeq    uint8          // the next path's id, unless taken
 	active     *path          // the one traffic goes on
 	losingPath bool           // the active path's packets are being given up: not congestion
 	ini        *handshake.Initiator
@@ -135,8 +136,8 @@ func newConn(e *Endpoint, initiator bool, id uint64, paths []pathAddr) (*Conn, e
 		hsRetry:     handshakeRetry,
 		hsDeadline:  now.Add(e.cfg.HandshakeTimeout),
 	}
-	for i, a := range paths {
-		c.paths = append(c.paths, &path{pathAddr: a, id: i})
+	for _, a := range paths {
+		c.addPath(a).valid = true // ours: the user's addresses, or the initiation's
 	}
 	c.active = c.paths[0]
 	c.sender.MaxAckDelay = maxAckDelay

@@ -166,7 +166,7 @@ func (c *Conn) appendParity(now time.Time, group uint64, k, m, index int, shard 
 // the rate sampler, congestion control and the pacer.
 func (c *Conn) sentEliciting(now time.Time, pn uint64, size int, frames []wire.Sent) {
 	st := c.sampler.OnPacketSent(now, size, c.sender.BytesInFlight())
-	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: size, AckEliciting: true, InFlight: true, Frames: frames, CC: st, Path: uint8(c.active.id)})
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: size, AckEliciting: true, InFlight: true, Frames: frames, CC: st, Path: c.active.id})
 	c.elicitingOnPath(now)
 	ctl := c.controller()
 	ctl.OnPacketSent(now, size, c.sender.BytesInFlight())

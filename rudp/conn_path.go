@@ -67,7 +67,24 @@ type pathAddr struct {
 // (see choosePath).
 type path struct {
 	pathAddr
-	id int // index in Conn.paths, recorded with each packet sent on it
+	id uint8 // recorded with each packet sent on it; unique among the connection's paths
+	// minPN is the first packet number sent after the path was made: an
+	// acknowledgment of an earlier packet says nothing about it.
+	minPN uint64
+	// valid: the peer is known to be at addr, so the path may carry
+	// data. A path is valid when we chose its address (Dial, Listen),
+	// when the peer's handshake response came by it, or once a packet
+	// sent on it is acknowledged. A path made for a packet from an
+	// unknown address is only probed until then (see heardOn): the packet
+	// may be a copy of the peer's, sent from another address (a spoofed
+	// one, to turn our traffic on a victim) before the original arrived.
+	valid bool
+	// movedAt is when the peer's newest packet came by this path, new on
+	// the active path's link: the peer seems to have moved there (a NAT
+	// rebinding, a new network, a new TCP connection). Zero: no such move
+	// is pending (see followMove).
+	movedAt  time.Time
+	newestAt time.Time // when the peer's newest packet last came by it
 
 	heard   time.Time     // the last authenticated packet that came by it
 	acked   time.Time     // when a packet sent on it was last acknowledged
@@ -104,8 +121,10 @@ const (
 	// come back to it soon after it answers again; a worse one every
 	// pathProbeIdle, to know it is there when it is needed.
 	pathProbeIdle = 10 * time.Second
-	// maxPaths bounds the paths of a connection (an address change on a
-	// link replaces the active path's address rather than add a path).
+	// maxPaths bounds the paths of a connection. A path not yet
+	// validated gives its place to a new one when they are all taken, and
+	// goes when its probe fails; the path the peer moved from goes once
+	// the connection has followed it.
 	maxPaths = 8
 )
 
@@ -225,7 +244,10 @@ func (p *path) confirmed() bool { return !p.acked.IsZero() && !p.acked.Before(p.
 func (p *path) up() bool { return p.failed.IsZero() || p.confirmed() }
 
 // heardOn records an authenticated packet of n bytes from in, with packet
-// number pn, on its path.
+// number pn, on its path. A packet from an address the connection does
+// not know makes a path for it, which is probed at once and carries
+// nothing else until the probe is acknowledged (see path.valid): an
+// authenticated packet proves who sent it, not where from.
 func (c *Conn) heardOn(in inbound, pn uint64, n int) {
 	newest := pn > c.largestPN || c.stats.packetsReceived == 1
 	if newest {
@@ -238,26 +260,107 @@ func (c *Conn) heardOn(in inbound, pn uint64, n int) {
 			p = q
 		}
 	}
-	switch {
-	case p != nil:
-	case newest && in.link == c.active.link:
-		// The newest packet came from a new address on the active
-		// path's link: the peer moved (a NAT rebinding, a new network, a
-		// new TCP connection); follow it.
-		c.active.addr, c.remote = in.from, in.from
-		p = c.active
-	case len(c.paths) < maxPaths:
-		p = &path{pathAddr: a, id: len(c.paths)}
-		c.paths = append(c.paths, p)
-	default:
-		return
+	if p == nil {
+		if len(c.paths) >= maxPaths && !c.dropUnvalidated() {
+			return
+		}
+		p = c.addPath(a)
+		if newest && in.link == c.active.link {
+			p.movedAt = c.now
+		}
 	}
 	p.heard = c.now
 	p.packetsReceived++
 	p.bytesReceived += uint64(n)
 	if newest {
 		c.peerPath = p
+		p.newestAt = c.now
 	}
+}
+
+// addPath adds a path to a, not valid yet.
+func (c *Conn) addPath(a pathAddr) *path {
+	for c.pathByID(c.pathSeq) != nil {
+		c.pathSeq++
+	}
+	p := &path{pathAddr: a, id: c.pathSeq, minPN: c.nextPN}
+	c.pathSeq++
+	c.paths = append(c.paths, p)
+	return p
+}
+
+// pathByID returns the path with id, or nil.
+func (c *Conn) pathByID(id uint8) *path {
+	for _, p := range c.paths {
+		if p.id == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// pathOf returns the path pk was sent on, if it is still there and was
+// there when pk was sent.
+func (c *Conn) pathOf(pk *ack.Packet) *path {
+	if p := c.pathByID(pk.Path); p != nil && pk.PN >= p.minPN {
+		return p
+	}
+	return nil
+}
+
+// removePath forgets p, which is not the active path.
+func (c *Conn) removePath(p *path) {
+	for i, q := range c.paths {
+		if q == p {
+			c.paths = append(c.paths[:i], c.paths[i+1:]...)
+			break
+		}
+	}
+	if c.peerPath == p {
+		c.peerPath = nil
+	}
+}
+
+// dropUnvalidated removes the oldest path that is not valid, to make
+// room for a new one, and reports whether there was one: copies of the
+// peer's packets from many addresses cannot keep the peer's real move
+// out.
+func (c *Conn) dropUnvalidated() bool {
+	for _, p := range c.paths {
+		if !p.valid && p != c.active {
+			c.removePath(p)
+			return true
+		}
+	}
+	return false
+}
+
+// followMove moves traffic to the address the peer moved to on the active
+// path's link (see path.movedAt) once that address has answered a probe,
+// and forgets the old one, unless the peer's newer packets came by the
+// old address since: then the peer did not move (the packet from the new
+// address was a copy, or the peer has both), and the new path is only
+// one more. It reports whether it switched.
+func (c *Conn) followMove(now time.Time) bool {
+	a := c.active
+	for _, p := range c.paths {
+		if p.movedAt.IsZero() || p == a {
+			continue
+		}
+		if p.link != a.link || a.newestAt.After(p.movedAt) {
+			p.movedAt = time.Time{}
+			continue
+		}
+		if !p.valid {
+			continue
+		}
+		p.movedAt = time.Time{}
+		c.log.Info("rudp: the peer moved; following", "from", c.pathName(a), "to", c.pathName(p))
+		c.switchPath(p, now, false)
+		c.removePath(a)
+		return true
+	}
+	return false
 }
 
 // pathTimeout is how long an ack-eliciting packet on p may wait for an
@@ -277,11 +380,20 @@ func (c *Conn) choosePath(now time.Time) {
 		return
 	}
 	// Paths other than the active one whose probe went unanswered for a
-	// heartbeat, or whose relay is down, have failed.
-	for _, p := range c.paths {
+	// heartbeat, or whose relay is down, have failed. One that was never
+	// valid goes: nothing says the peer was ever there.
+	for i := 0; i < len(c.paths); i++ {
+		p := c.paths[i]
 		if p != c.active && (!p.unacked.IsZero() && now.Sub(p.unacked) >= pathHeartbeat || linkDown(p.link) && p.up()) {
 			p.failed, p.unacked = now, time.Time{}
+			if !p.valid {
+				c.removePath(p)
+				i--
+			}
 		}
+	}
+	if c.followMove(now) || len(c.paths) < 2 {
+		return
 	}
 	a := c.active
 	if !a.unacked.IsZero() && now.Sub(a.unacked) >= c.pathTimeout(a) || linkDown(a.link) && (a.up() || !a.unacked.IsZero()) {
@@ -305,7 +417,7 @@ func (c *Conn) choosePath(now time.Time) {
 	// worse kind, never away from a better one: each side's own
 	// preference keeps them apart then, and following would make the
 	// two chase each other.
-	if p := c.peerPath; p != nil && p != a && p.link.kind == a.link.kind && now.Sub(a.heard) >= pathHeartbeat &&
+	if p := c.peerPath; p != nil && p != a && p.valid && p.link.kind == a.link.kind && now.Sub(a.heard) >= pathHeartbeat &&
 		now.Sub(p.heard) < pathHeartbeat && !p.demoted(now) && !linkDown(p.link) {
 		c.log.Info("rudp: the peer moved to another path; following", "from", c.pathName(a), "to", c.pathName(p))
 		c.switchPath(p, now, false)
@@ -329,7 +441,7 @@ func (c *Conn) choosePath(now time.Time) {
 // kind among those that answered since they last failed, else among
 // those never found down, else the one that failed longest ago; demoted
 // paths and relays that are down come last, since the connection is
-// better off on them than on none.
+// better off on them than on none. Paths not valid yet are never picked.
 func (c *Conn) fallback(a *path) *path {
 	var best *path
 	rank := func(p *path) int {
@@ -344,7 +456,7 @@ func (c *Conn) fallback(a *path) *path {
 		return 2
 	}
 	for _, p := range c.paths {
-		if p == a {
+		if p == a || !p.valid {
 			continue
 		}
 		if best == nil || rank(p) < rank(best) ||
@@ -367,7 +479,7 @@ func (c *Conn) switchPath(p *path, now time.Time, down bool) {
 	c.stats.pathSwitches++
 	if down {
 		c.losingPath = true
-		c.sender.LosePath(uint8(old.id), c)
+		c.sender.LosePath(old.id, c)
 		c.losingPath = false
 	}
 	c.cc = nil
@@ -460,7 +572,7 @@ func (c *Conn) nextProbe() time.Time {
 func (c *Conn) sendProbe(p *path, now time.Time) {
 	buf, b, pn := c.sealOne(now, wire.AppendPing)
 	frames := append(c.sender.NewFrames(), wire.Sent{Type: wire.FramePing})
-	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: uint8(p.id)})
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: p.id})
 	p.link.c.Send([][]byte{b}, p.addr)
 	c.e.putBuf(buf)
 	if p.unacked.IsZero() {
@@ -482,10 +594,11 @@ func (c *Conn) elicitingOnPath(now time.Time) {
 
 // ackedOnPath learns from an acknowledged packet that its path works.
 func (c *Conn) ackedOnPath(pk *ack.Packet) {
-	if int(pk.Path) >= len(c.paths) {
+	p := c.pathOf(pk)
+	if p == nil {
 		return
 	}
-	p := c.paths[pk.Path]
+	p.valid = true
 	p.acked = c.now
 	if !pk.Sent.Before(p.unacked) {
 		p.unacked = time.Time{}
@@ -500,8 +613,8 @@ func (c *Conn) ackedOnPath(pk *ack.Packet) {
 
 // lostOnPath counts a lost packet against its path.
 func (c *Conn) lostOnPath(pk *ack.Packet) {
-	if int(pk.Path) < len(c.paths) {
-		c.paths[pk.Path].lost++
+	if p := c.pathOf(pk); p != nil {
+		p.lost++
 	}
 }
 
@@ -523,8 +636,10 @@ type PathStats struct {
 	Name   string // as Stats.Path
 	Active bool   // it carries the traffic
 	// State is "active", "up" (answered since it last failed, or never
-	// failed), "down", or "demoted" (it failed authentication or lost
-	// too much; see Demotions).
+	// failed), "down", "demoted" (it failed authentication or lost too
+	// much; see Demotions), or "unverified" (the peer's packets came from
+	// this address, which has not answered a probe yet: it carries
+	// nothing else until it does).
 	State                          string
 	RTT                            time.Duration // smoothed, from the acknowledgments of its packets
 	LastHeard                      time.Time     // the last packet that came by it
@@ -549,6 +664,8 @@ func (c *Conn) pathStats(s *Stats) {
 		switch {
 		case p == c.active:
 			ps.State = "active"
+		case !p.valid:
+			ps.State = "unverified"
 		case p.demoted(c.now):
 			ps.State = "demoted"
 		case p.up() && !linkDown(p.link):

@@ -93,7 +93,7 @@ func (c *Conn) appendProbe(now time.Time) {
 	b = b[:start+len(ct)]
 	c.nextPN++
 	frames := append(c.sender.NewFrames(), wire.Sent{Type: wire.FramePing, Offset: uint64(size)})
-	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), AckEliciting: true, Frames: frames, Path: uint8(c.active.id)})
+	c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), AckEliciting: true, Frames: frames, Path: c.active.id})
 	c.pmtu.probing = size
 	c.stats.packetsSent++
 	c.stats.bytesSent += uint64(len(b))

@@ -3,6 +3,7 @@ package rudp
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pydevts/pydevts/handshake"
 	"github.com/pydevts/pydevts/internal/wire"
@@ -30,7 +31,10 @@ func (c *Conn) handleInbound(in inbound) {
 		c.heardOn(in, 0, len(b))
 		for _, p := range c.paths {
 			if p.link == in.link && p.addr == in.from {
-				c.active, c.remote = p, p.addr // it answered first
+				// It answered first. The response answers this
+				// connection's own initiation: the peer is there.
+				c.active, c.remote = p, p.addr
+				p.valid, p.movedAt = true, time.Time{}
 			}
 		}
 		if err := c.establish(est, c.now); err != nil {

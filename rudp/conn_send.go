@@ -175,7 +175,7 @@ func (c *Conn) appendPacket(now time.Time) bool {
 	if eliciting {
 		c.sentEliciting(now, pn, len(b), frames)
 	} else {
-		c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: uint8(c.active.id)})
+		c.sender.OnSent(ack.Packet{PN: pn, Sent: now, Size: len(b), Frames: frames, Path: c.active.id})
 	}
 	c.queueOut(buf, b)
 	if inGroup {
