@@ -9,58 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/pydevts/pydevts/internal/metrics/metricstest"
 	"github.com/pydevts/pydevts/sdmp/node"
 )
-
-// scrape GETs a /metrics URL and parses the Prometheus text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", url, err)
-	}
-	return fams
-}
-
-// sample returns the value of name's sample with exactly the labels
-// given as name, value pairs, and whether there is one.
-func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	for _, m := range fams[name].GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.Label {
-			got[l.GetName()] = l.GetValue()
-		}
-		if reflect.DeepEqual(got, want) {
-			if m.Counter != nil {
-				return m.Counter.GetValue(), true
-			}
-			return m.Gauge.GetValue(), true
-		}
-	}
-	return 0, false
-}
 
 // jsonLines checks that every line of s is a JSON object, and returns
 // them.
@@ -86,12 +41,12 @@ func TestRelayMetrics(t *testing.T) {
 	if r.metricsURL == "" {
 		t.Fatalf("no metrics URL printed:\n%s", r.stderr.String())
 	}
-	fams := scrape(t, r.metricsURL)
-	if v, ok := sample(fams, "pydevts_relay_forwarded_data_packets_total"); !ok || v != 0 {
+	fams := metricstest.Scrape(t, r.metricsURL)
+	if v, ok := metricstest.Value(fams, "pydevts_relay_forwarded_data_packets_total"); !ok || v != 0 {
 		t.Errorf("forwarded before any traffic: %v %v", v, ok)
 	}
 	relayExchange(t, r.addr, r.key)
-	fams = scrape(t, r.metricsURL)
+	fams = metricstest.Scrape(t, r.metricsURL)
 	for _, c := range []struct {
 		name   string
 		labels []string
@@ -107,7 +62,7 @@ func TestRelayMetrics(t *testing.T) {
 		{"pydevts_relay_dropped_packets_total", []string{"reason", "queue_full"}, 0},
 		{"pydevts_relay_closed_connections_total", []string{"reason", "shutdown"}, 0},
 	} {
-		if v, ok := sample(fams, c.name, c.labels...); !ok || v < c.min {
+		if v, ok := metricstest.Value(fams, c.name, c.labels...); !ok || v < c.min {
 			t.Errorf("%s%v = %v (present %v), want at least %v", c.name, c.labels, v, ok, c.min)
 		}
 	}
@@ -232,7 +187,7 @@ func TestNodeMetricsAndStatus(t *testing.T) {
 		return got != ""
 	})
 
-	fams := scrape(t, b.metricsURL)
+	fams := metricstest.Scrape(t, b.metricsURL)
 	for _, c := range []struct {
 		name   string
 		labels []string
@@ -252,23 +207,23 @@ func TestNodeMetricsAndStatus(t *testing.T) {
 		{"pydevts_rudp_handshakes_refused_total", nil, 0},
 		{"pydevts_rudp_fec_recovered_packets_total", nil, 0},
 	} {
-		if v, ok := sample(fams, c.name, c.labels...); !ok || v < c.min {
+		if v, ok := metricstest.Value(fams, c.name, c.labels...); !ok || v < c.min {
 			t.Errorf("b: %s%v = %v (present %v), want at least %v", c.name, c.labels, v, ok, c.min)
 		}
 	}
-	if v, _ := sample(fams, "pydevts_node_sessions", "transport", "pydevts"); v != 1 {
+	if v, _ := metricstest.Value(fams, "pydevts_node_sessions", "transport", "pydevts"); v != 1 {
 		t.Errorf("b: %v sessions over pydevts, want 1", v)
 	}
 	// One of the two answered the other's handshake.
 	var accepted float64
 	for _, n := range []*runningNode{a, b} {
-		v, _ := sample(scrape(t, n.metricsURL), "pydevts_rudp_handshakes_accepted_total")
+		v, _ := metricstest.Value(metricstest.Scrape(t, n.metricsURL), "pydevts_rudp_handshakes_accepted_total")
 		accepted += v
 	}
 	if accepted < 1 {
 		t.Error("no handshake accepted by either node")
 	}
-	if v, _ := sample(scrape(t, a.metricsURL), "pydevts_node_resources_published_total"); v != 1 {
+	if v, _ := metricstest.Value(metricstest.Scrape(t, a.metricsURL), "pydevts_node_resources_published_total"); v != 1 {
 		t.Errorf("a: published %v, want 1", v)
 	}
 

@@ -2,69 +2,16 @@ package metrics
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/pydevts/pydevts/internal/metrics/metricstest"
 	"github.com/pydevts/pydevts/rudp"
 	"github.com/pydevts/pydevts/rudp/relay"
 	"github.com/pydevts/pydevts/sdmp/node"
 )
-
-// scrape GETs url and parses the text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing %s: %v", url, err)
-	}
-	return fams
-}
-
-// value returns the value of the sample of name whose labels are
-// labels (name=value pairs), and whether there is one.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	for _, m := range f.Metric {
-		got := map[string]string{}
-		for _, l := range m.Label {
-			got[l.GetName()] = l.GetValue()
-		}
-		if !reflect.DeepEqual(got, want) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		}
-	}
-	return 0, false
-}
 
 // fill sets every uint64 field of the struct v points to (recursively)
 // to a distinct value from next on, and returns the values by JSON name
@@ -104,7 +51,7 @@ func TestRelayCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	fams := scrape(t, "http://"+s.Addr().String()+"/metrics")
+	fams := metricstest.Scrape(t, "http://"+s.Addr().String()+"/metrics")
 	names := map[string]string{
 		"accepted": "pydevts_relay_connections_accepted_total", "refused": "pydevts_relay_connections_refused_total",
 		"confirmed": "pydevts_relay_handshakes_confirmed_total", "active": "pydevts_relay_connections_active",
@@ -119,15 +66,15 @@ func TestRelayCollector(t *testing.T) {
 		var ok bool
 		switch {
 		case strings.HasPrefix(field, "drops."):
-			got, ok = value(fams, "pydevts_relay_dropped_packets_total", "reason", strings.TrimPrefix(field, "drops."))
+			got, ok = metricstest.Value(fams, "pydevts_relay_dropped_packets_total", "reason", strings.TrimPrefix(field, "drops."))
 		case strings.HasPrefix(field, "kills."):
-			got, ok = value(fams, "pydevts_relay_closed_connections_total", "reason", strings.TrimPrefix(field, "kills."))
+			got, ok = metricstest.Value(fams, "pydevts_relay_closed_connections_total", "reason", strings.TrimPrefix(field, "kills."))
 		default:
 			if names[field] == "" {
 				t.Errorf("relay.Stats.%s has no metric", field)
 				continue
 			}
-			got, ok = value(fams, names[field])
+			got, ok = metricstest.Value(fams, names[field])
 		}
 		if !ok || got != float64(n) {
 			t.Errorf("%s: got %v (present %v), want %d", field, got, ok, n)
@@ -160,7 +107,7 @@ func TestNodeCollector(t *testing.T) {
 	}
 	defer s.Close()
 	url := "http://" + s.Addr().String() + "/metrics"
-	fams := scrape(t, url)
+	fams := metricstest.Scrape(t, url)
 	for _, c := range []struct {
 		name   string
 		labels []string
@@ -189,7 +136,7 @@ func TestNodeCollector(t *testing.T) {
 		{"pydevts_rudp_paths", []string{"kind", "relay", "state", "demoted"}, 1},
 		{"pydevts_rudp_paths", []string{"kind", "tcp", "state", "down"}, 0},
 	} {
-		if got, ok := value(fams, c.name, c.labels...); !ok || got != c.want {
+		if got, ok := metricstest.Value(fams, c.name, c.labels...); !ok || got != c.want {
 			t.Errorf("%s%v: %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
 		}
 	}
@@ -200,13 +147,13 @@ func TestNodeCollector(t *testing.T) {
 	// stays where it was.
 	st.Conns.BytesSent = 990
 	st.Live = nil
-	fams = scrape(t, url)
-	if got, _ := value(fams, "pydevts_rudp_sent_bytes_total"); got != 1000 {
+	fams = metricstest.Scrape(t, url)
+	if got, _ := metricstest.Value(fams, "pydevts_rudp_sent_bytes_total"); got != 1000 {
 		t.Errorf("sent bytes went from 1000 to %v", got)
 	}
 	// Without a pydevts listener, no endpoint metrics.
 	st.Endpoint = nil
-	fams = scrape(t, url)
+	fams = metricstest.Scrape(t, url)
 	if _, ok := fams["pydevts_rudp_handshakes_accepted_total"]; ok {
 		t.Error("endpoint metrics without an endpoint")
 	}
