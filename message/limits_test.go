@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/pydevts/pydevts/internal/wire"
@@ -95,4 +96,42 @@ func TestMessageIDsBounded(t *testing.T) {
 		t.Fatalf("%d ranges of finished IDs", n)
 	}
 	t.Logf("refused at message %d: %v", id, pe)
+}
+
+// TestMessageGapsBounded: a peer that sends 1 MiB messages a byte at a
+// time with a gap after each would make the record of what arrived (a
+// range per byte) eight times the message. A message is held in at most
+// maxRanges ranges: spread that far over every message the window fits,
+// the gaps make us hold well under twice the window, and a byte every 2
+// bytes is a protocol violation.
+func TestMessageGapsBounded(t *testing.T) {
+	send := func(stride uint64) (int64, error) {
+		before := heapInUse()
+		s := NewSet(Config{}, LimitOf(Config{}), func() {})
+		var err error
+		for n := uint64(0); n < uint64(DefaultWindow)/span(MaxSize) && err == nil; n++ {
+			for off := uint64(0); off < MaxSize-1 && err == nil; off += stride {
+				err = s.HandleFrame(fragment(n, n*span(MaxSize), MaxSize, off, 1))
+			}
+		}
+		held := heapInUse() - before
+		runtime.KeepAlive(s)
+		return held, err
+	}
+	limit := uint64(maxRanges(MaxSize))
+	held, err := send(MaxSize / limit)
+	t.Logf("%d messages of %d bytes, %d ranges each: heap in use grew by %d bytes (%.2f x the window)",
+		uint64(DefaultWindow)/span(MaxSize), MaxSize, limit, held, float64(held)/float64(DefaultWindow))
+	if err != nil {
+		t.Fatalf("within the limit: %v", err)
+	}
+	if held > 2*int64(DefaultWindow) {
+		t.Errorf("heap grew by %d bytes for a window of %d", held, DefaultWindow)
+	}
+	_, err = send(2)
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "gaps") {
+		t.Fatalf("a byte every 2 bytes: %v, want a protocol violation for the gaps", err)
+	}
+	t.Log(err)
 }

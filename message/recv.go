@@ -5,6 +5,14 @@ import (
 	"github.com/pydevts/pydevts/internal/wire"
 )
 
+// maxRanges bounds the ranges a message of total bytes is received in,
+// apart (a range, 16 bytes, per gap): a peer leaving a gap after every
+// byte would otherwise make us hold eight times the message in ranges.
+// An honest sender cuts a message into fragments of a packet's size
+// (over 1100 bytes, bar the last), so it leaves fewer than total/2200
+// gaps at any loss.
+func maxRanges(total uint64) int { return int(max(16, total/2048)) }
+
 // inMsg is a message being received.
 type inMsg struct {
 	start, total uint64
@@ -74,6 +82,9 @@ func (s *Set) HandleFrame(f *wire.Frame) error {
 	}
 	copy(in.buf[fr.Offset:], fr.Data)
 	in.got.Add(fr.Offset, fr.Offset+uint64(len(fr.Data)))
+	if n, most := in.got.NumRanges(), maxRanges(in.total); n > most {
+		return violation("message %d received in %d ranges with gaps between, more than %d", fr.ID, n, most)
+	}
 	if in.total == 0 || in.got.ContainsRange(0, in.total) {
 		delete(s.partial, fr.ID)
 		s.done.Add(fr.ID, fr.ID+1)

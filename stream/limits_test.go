@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/pydevts/pydevts/internal/wire"
@@ -145,4 +146,58 @@ func TestPeerStreamsMemory(t *testing.T) {
 		t.Fatalf("heap grew by %d bytes for a connection window of %d", held, cfg.ConnWindow)
 	}
 	runtime.KeepAlive(a)
+}
+
+// gapsHeld has a peer send 1-byte frames every stride bytes over each
+// stream's share of the connection window, on every stream it may open,
+// with the application reading nothing. It returns the heap in use
+// grown and the first error the Map returned (nil: none).
+func gapsHeld(t *testing.T, stride int) (int64, error) {
+	cfg := Config{}
+	cfg.fill()
+	a := newAbuser(t, Config{})
+	per := cfg.ConnWindow / cfg.MaxIncoming
+	one := []byte{1}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var err error
+	for i := 0; i < cfg.MaxIncoming && err == nil; i++ {
+		id := uint64(2*i + 1)
+		for off := 0; off < per && err == nil; off += stride {
+			err = a.m.HandleFrame(&wire.Frame{Type: wire.FrameStream, Stream: wire.StreamFrame{ID: id, Offset: uint64(off), Data: one}})
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(a)
+	return int64(after.HeapInuse) - int64(before.HeapInuse), err
+}
+
+// TestPeerStreamGapsBounded: a peer that leaves a gap after every byte it
+// sends would make the record of what arrived (a range per byte) far
+// larger than the data. A stream holds at most maxRecvRanges ranges; the
+// peer spreading its gaps to just that many on every stream makes us
+// hold well under twice the connection window, and one gap more on a
+// stream is a protocol violation.
+func TestPeerStreamGapsBounded(t *testing.T) {
+	cfg := Config{}
+	cfg.fill()
+	per := cfg.ConnWindow / cfg.MaxIncoming
+	limit := maxRecvRanges(cfg.StreamWindow)
+	held, err := gapsHeld(t, per/limit)
+	t.Logf("%d streams, %d ranges each (1 byte every %d): heap in use grew by %d bytes (%.2f x the connection window of %d)",
+		cfg.MaxIncoming, limit, per/limit, held, float64(held)/float64(cfg.ConnWindow), cfg.ConnWindow)
+	if err != nil {
+		t.Fatalf("within the limit: %v", err)
+	}
+	if held > 2*int64(cfg.ConnWindow) {
+		t.Errorf("heap grew by %d bytes for a connection window of %d", held, cfg.ConnWindow)
+	}
+	_, err = gapsHeld(t, 2)
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "gaps") {
+		t.Fatalf("a byte every 2 bytes: %v, want a protocol violation for the gaps", err)
+	}
+	t.Log(err)
 }

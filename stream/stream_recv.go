@@ -25,6 +25,17 @@ type recvState struct {
 	updateWanted bool // a MAX_STREAM_DATA is to be sent
 }
 
+// maxRecvRanges bounds the ranges of bytes a stream's receiving side
+// keeps apart, unread (a range, 16 bytes, per gap in what arrived): a
+// peer leaving a gap after every byte would otherwise make us hold eight
+// times the window in ranges. An honest sender leaves a gap only where a
+// packet was lost between two that arrived, each carrying a packet's
+// worth of data (over 1100 bytes) unless the application writes less at
+// a time: at most window/2200 gaps, so window/2048 never cuts in, nor
+// does the floor of 1024 for a small window or small writes (quic-go
+// allows 1000 at any window).
+func maxRecvRanges(window int) int { return max(1024, window/2048) }
+
 // available returns how many bytes can be read now.
 func (r *recvState) available() uint64 {
 	if r.discard {
@@ -82,6 +93,9 @@ func (s *Stream) recvData(off uint64, data []byte, fin bool) error {
 		}
 		r.buf.WriteAt(data, off)
 		r.got.Add(off, end)
+		if n, most := r.got.NumRanges(), maxRecvRanges(s.m.cfg.StreamWindow); n > most {
+			return violation("stream %d: data received in %d ranges with gaps between, more than %d", s.id, n, most)
+		}
 	}
 	s.rcond.Broadcast()
 	return nil
