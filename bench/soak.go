@@ -56,6 +56,13 @@ type SoakResult struct {
 	// HeapWarm is the median heap in use over the second quarter of the
 	// run (after warm-up); HeapEnd over the last quarter.
 	HeapWarm, HeapEnd uint64
+	// Link is what the emulated link did each way (client to server,
+	// server to client): packets lost on purpose, and dropped at a full
+	// inbox (a receiver that fell behind). Server is the server
+	// endpoint's counters: handshakes accepted and refused, cookie
+	// replies, packets dropped.
+	Link   [2]linkemu.Stats
+	Server rudp.EndpointStats
 	// Problems lists what failed the run: a failed transfer, a goroutine
 	// leak, memory that grew. Empty: the run passed.
 	Problems []string
@@ -175,6 +182,8 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	}
 	t.Stop()
 	wg.Wait()
+	res.Link = [2]linkemu.Stats{a.Stats(), b.Stats()}
+	res.Server = srv.Stats()
 	cli.Close()
 	srv.Close()
 	a.Close()

@@ -46,7 +46,7 @@ func BenchmarkResponder(b *testing.B) {
 	for b.Loop() {
 		if i == pool {
 			b.StopTimer()
-			res.lastStamp = map[[32]byte]uint64{} // a fresh table lets the pool be reused
+			res.lastStamp = map[[32]byte]*stamps{} // a fresh table lets the pool be reused
 			i = 0
 			b.StartTimer()
 		}

@@ -90,13 +90,17 @@
 //
 // # Replay and denial of service
 //
-// An initiation carries a timestamp; the responder accepts one from a peer
-// only if it is newer than the last it accepted from that peer (as
-// WireGuard's TAI64N). An Identity keeps its timestamps strictly
-// increasing, so retries in one clock tick and a clock stepped back do not
-// lock a node out of its own later handshakes. The table of last timestamps
-// holds at most ResponderConfig.MaxPeers peers; when it is full a random
-// entry goes. A replay of an evicted peer's old initiation then passes, but
+// An initiation carries a timestamp (as WireGuard's TAI64N), and an
+// Identity keeps its timestamps strictly increasing, so retries in one
+// clock tick and a clock stepped back do not lock a node out of its own
+// later handshakes. The responder refuses a timestamp it accepted from
+// that peer before. Unlike WireGuard, which has one handshake per peer at
+// a time and accepts only a newer timestamp, it accepts an older one
+// that it has not seen, if it is within 10 s of the newest and above the
+// oldest of the 32 it keeps per peer: a peer dialing several connections
+// at once has initiations arriving in another order than it made them
+// (stamps.go). The table holds at most ResponderConfig.MaxPeers peers;
+// when it is full a random entry goes. A replay of an evicted peer's old initiation then passes, but
 // the replayer cannot use the response (it lacks the ephemeral key), so all
 // it gets is a session that is never confirmed: see "Engine duties".
 //

@@ -20,8 +20,9 @@ var (
 	// ErrRefused: the responder's allow-list or Accept callback refused
 	// the peer.
 	ErrRefused = errors.New("handshake: peer refused")
-	// ErrReplayedInitiation: the initiation is not newer than the last one
-	// accepted from the same peer.
+	// ErrReplayedInitiation: an initiation with the same timestamp was
+	// accepted from the same peer already, or it is too old (see
+	// stamps.go).
 	ErrReplayedInitiation = errors.New("handshake: replayed initiation")
 	// ErrParams: the peer's parameter block is malformed, or no cipher
 	// suite is common to both sides.

@@ -201,8 +201,12 @@ func TestReplayedInitiation(t *testing.T) {
 	if _, _, err := p.res.ConsumeInitiation(msg1, srcA, t0.Add(time.Second)); !errors.Is(err, ErrReplayedInitiation) {
 		t.Errorf("same initiation twice: got %v, want ErrReplayedInitiation", err)
 	}
+	// An older one not seen yet is another connection's, overtaken.
+	if _, _, err := p.res.ConsumeInitiation(old, srcA, t0); err != nil {
+		t.Errorf("older initiation after a newer one, not seen before: %v", err)
+	}
 	if _, _, err := p.res.ConsumeInitiation(old, srcA, t0); !errors.Is(err, ErrReplayedInitiation) {
-		t.Errorf("older initiation after a newer one: got %v, want ErrReplayedInitiation", err)
+		t.Errorf("the older initiation twice: got %v, want ErrReplayedInitiation", err)
 	}
 	// The initiator's clock going back does not lock it out of this
 	// process's later handshakes: timestamps stay above the last one sent.
@@ -545,6 +549,59 @@ func TestPeek(t *testing.T) {
 	for _, b := range [][]byte{nil, {1}, msg1[:100], append([]byte{9}, msg1[1:]...), append([]byte{1, 2}, msg1[2:]...)} {
 		if _, _, ok := Peek(b); ok {
 			t.Errorf("Peek accepted %x...", b[:min(len(b), 4)])
+		}
+	}
+}
+
+// TestConcurrentInitiations: one identity dialing many connections at
+// once has its initiations arrive in any order. The newest 32 are
+// accepted whatever their order, each once; one older than all those
+// kept, or more than 10 s older than the newest, is refused.
+func TestConcurrentInitiations(t *testing.T) {
+	p := newTestPair(t, nil)
+	var msgs [][]byte
+	for range replayStamps + 1 {
+		m, _ := p.ini.Initiation(t0)
+		msgs = append(msgs, m)
+	}
+	for i := len(msgs) - 1; i >= 1; i-- { // newest first
+		if _, _, err := p.res.ConsumeInitiation(msgs[i], srcA, t0); err != nil {
+			t.Fatalf("initiation %d of %d, newest first: %v", i, len(msgs), err)
+		}
+	}
+	for i, m := range msgs {
+		if _, _, err := p.res.ConsumeInitiation(m, srcA, t0); !errors.Is(err, ErrReplayedInitiation) {
+			t.Errorf("initiation %d again (or the 33rd newest): got %v, want ErrReplayedInitiation", i, err)
+		}
+	}
+	q := newTestPair(t, nil)
+	old, _ := q.ini.Initiation(t0)
+	newer, _ := q.ini.Initiation(t0.Add(11 * time.Second))
+	if _, _, err := q.res.ConsumeInitiation(newer, srcA, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := q.res.ConsumeInitiation(old, srcA, t0); !errors.Is(err, ErrReplayedInitiation) {
+		t.Errorf("initiation 11 s older than the newest: got %v, want ErrReplayedInitiation", err)
+	}
+}
+
+func TestStampsForget(t *testing.T) {
+	var s stamps
+	base := uint64(1e18)
+	for i := range uint64(1000) {
+		if !s.accept(base + i*uint64(time.Second)) {
+			t.Fatalf("stamp %d refused", i)
+		}
+		if len(s.seen) > replayStamps {
+			t.Fatalf("%d stamps kept", len(s.seen))
+		}
+	}
+	if len(s.seen) != 10 {
+		t.Errorf("%d stamps kept a second apart, want the 10 within 10 s", len(s.seen))
+	}
+	for i := range uint64(1000) {
+		if s.accept(base + i*uint64(time.Second)) {
+			t.Fatalf("stamp %d accepted twice", i)
 		}
 	}
 }

@@ -33,8 +33,8 @@ type ResponderConfig struct {
 	// top. Zero means DefaultHandshakeRate; a negative value means always
 	// under load, so that every initiator must prove its address first.
 	HandshakeRate float64
-	// MaxPeers bounds the replay table (the newest initiation timestamp of
-	// each peer); zero means DefaultMaxPeers. See doc.go for what happens
+	// MaxPeers bounds the replay table (the initiation timestamps seen of
+	// each peer, at most 32); zero means DefaultMaxPeers. See doc.go for what happens
 	// to a peer that falls out of it.
 	MaxPeers int
 }
@@ -69,7 +69,7 @@ type Responder struct {
 	cookies   cookieJar
 	tokens    float64
 	tokensAt  time.Time
-	lastStamp map[[32]byte]uint64 // newest timestamp per peer X25519 key
+	lastStamp map[[32]byte]*stamps // per peer X25519 key: see stamps.go
 }
 
 // NewResponder checks cfg and returns a Responder.
@@ -85,7 +85,7 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	if cfg.MaxPeers <= 0 {
 		cfg.MaxPeers = DefaultMaxPeers
 	}
-	r := &Responder{cfg: cfg, lastStamp: map[[32]byte]uint64{}}
+	r := &Responder{cfg: cfg, lastStamp: map[[32]byte]*stamps{}}
 	// The response carries exactly one suite, the longest list we could
 	// answer with is one entry; check with that.
 	if r.params, err = withSuites(cfg.Params, suites[:1]); err != nil {
@@ -213,18 +213,21 @@ func (r *Responder) ConsumeInitiation(msg, src []byte, now time.Time) (*Initiati
 	}
 
 	r.mu.Lock()
-	last, seen := r.lastStamp[card.DH]
-	if seen && stamp <= last {
+	st := r.lastStamp[card.DH]
+	if st == nil {
+		if len(r.lastStamp) >= r.cfg.MaxPeers {
+			for k := range r.lastStamp { // map order is random: a random victim
+				delete(r.lastStamp, k)
+				break
+			}
+		}
+		st = &stamps{}
+		r.lastStamp[card.DH] = st
+	}
+	if !st.accept(stamp) {
 		r.mu.Unlock()
 		return nil, nil, ErrReplayedInitiation
 	}
-	if !seen && len(r.lastStamp) >= r.cfg.MaxPeers {
-		for k := range r.lastStamp { // map order is random: a random victim
-			delete(r.lastStamp, k)
-			break
-		}
-	}
-	r.lastStamp[card.DH] = stamp
 	r.mu.Unlock()
 
 	return &Initiation{Peer: card, PeerParams: engine, PeerID: peerID, r: r, hs: hs, suites: suites}, nil, nil

@@ -361,3 +361,44 @@ func TestCongestionControlConfig(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentDialsOneIdentity: one endpoint dials 64 connections to a
+// listener at once. Their initiations, all from one identity, reach the
+// listener in any order; none may be taken for a replay (each would cost
+// its dial a retry a second later).
+func TestConcurrentDialsOneIdentity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := listenLoopback(t, nil)
+	go func() {
+		for {
+			c, err := l.Accept(ctx)
+			if err != nil {
+				return
+			}
+			defer c.CloseWithError(0, "")
+		}
+	}()
+	e := clientEndpoint(t, nil)
+	const dials = 64
+	errs := make(chan error, dials)
+	for range dials {
+		go func() {
+			c, err := e.Dial(ctx, l.Addr().String(), l.Endpoint().Identity().Card())
+			if err == nil {
+				c.CloseWithError(0, "")
+			}
+			errs <- err
+		}()
+	}
+	for range dials {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := l.Endpoint().Stats()
+	t.Logf("listener: %d handshakes accepted, %d refused", st.HandshakesAccepted, st.HandshakesDropped)
+	if st.HandshakesDropped != 0 || st.HandshakesAccepted < dials {
+		t.Errorf("%d initiations refused, %d accepted, for %d dials", st.HandshakesDropped, st.HandshakesAccepted, dials)
+	}
+}

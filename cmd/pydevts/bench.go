@@ -224,6 +224,14 @@ func runSoak(d time.Duration, conns int, std stdio) error {
 	}
 	fmt.Fprintf(std.out, "transfers:   %d verified (%d MiB), %d failed\nmessages:    %d\ngoroutines:  %d before, %d after\nheap:        %d MiB after warm-up, %d MiB at the end\n",
 		res.Transfers, res.Bytes>>20, res.Failures, res.Messages, res.GoroutinesBefore, res.GoroutinesAfter, res.HeapWarm>>20, res.HeapEnd>>20)
+	for i, dir := range []string{"client to server", "server to client"} {
+		l := res.Link[i]
+		fmt.Fprintf(std.out, "link:        %s: %d packets, %d lost (%.2f %%), %d dropped at a full inbox\n",
+			dir, l.Packets, l.Lost, 100*float64(l.Lost)/float64(max(l.Packets, 1)), l.InboxDrops)
+	}
+	s := res.Server
+	fmt.Fprintf(std.out, "server:      %d handshakes accepted, %d refused, %d cookie replies; %d packets dropped at a full queue\n",
+		s.HandshakesAccepted, s.HandshakesDropped, s.CookiesSent, s.DroppedQueueFull)
 	if len(res.Problems) > 0 {
 		return fmt.Errorf("soak: %s", strings.Join(res.Problems, "; "))
 	}
