@@ -261,7 +261,7 @@ func (c *Conn) heardOn(in inbound, pn uint64, n int) {
 		}
 	}
 	if p == nil {
-		if len(c.paths) >= maxPaths && !c.dropUnvalidated() {
+		if len(c.paths) >= maxPaths && !c.makeRoom() {
 			return
 		}
 		p = c.addPath(a)
@@ -321,16 +321,28 @@ func (c *Conn) removePath(p *path) {
 	}
 }
 
-// dropUnvalidated removes the oldest path that is not valid, to make
-// room for a new one, and reports whether there was one: copies of the
-// peer's packets from many addresses cannot keep the peer's real move
-// out.
-func (c *Conn) dropUnvalidated() bool {
+// makeRoom removes the oldest path that is not valid, else the
+// down path heard from longest ago, to make room for a new one, and
+// reports whether there was one: copies of the peer's packets from many
+// addresses cannot keep the peer's real move out.
+func (c *Conn) makeRoom() bool {
 	for _, p := range c.paths {
 		if !p.valid && p != c.active {
 			c.removePath(p)
 			return true
 		}
+	}
+	// Else the down path heard from longest ago: a TCP connection the
+	// peer made again leaves the old one's path dead for good.
+	var gone *path
+	for _, p := range c.paths {
+		if p != c.active && !p.up() && (gone == nil || p.heard.Before(gone.heard)) {
+			gone = p
+		}
+	}
+	if gone != nil {
+		c.removePath(gone)
+		return true
 	}
 	return false
 }

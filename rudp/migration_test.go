@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -334,5 +335,42 @@ func racedCopy(t *testing.T, attackers int) {
 	}
 	if st.PathSwitches != 0 || st.Path != "udp "+box.outsideAddr() {
 		t.Errorf("the server moved: %d switches, on %s; the client is at %s", st.PathSwitches, st.Path, box.outsideAddr())
+	}
+}
+
+// TestPathTableMakesRoom: a peer that reaches us on a second link from
+// one address after another, each going dead after it answered (a TCP
+// connection made again and again), never fills the connection's paths:
+// the dead ones make room, and the newest address is always a path.
+func TestPathTableMakesRoom(t *testing.T) {
+	e := clientEndpoint(t, nil)
+	udp := e.links[0]
+	tcp := &link{c: udp.c, kind: pathTCP, id: 1} // only its identity matters here
+	addr := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 2}), uint16(1000+i))
+	}
+	c, err := newConn(e, true, 1, []pathAddr{{udp, addr(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.now = time.Now()
+	for i := 1; i <= 3*maxPaths; i++ {
+		c.stats.packetsReceived++
+		c.heardOn(inbound{link: tcp, from: addr(i)}, uint64(i), 100)
+		var p *path
+		for _, q := range c.paths {
+			if q.addr == addr(i) {
+				p = q
+			}
+		}
+		if p == nil {
+			t.Fatalf("address %d: no path for it among %d", i, len(c.paths))
+		}
+		if len(c.paths) > maxPaths {
+			t.Fatalf("%d paths", len(c.paths))
+		}
+		p.valid, p.acked = true, c.now // it answered its probe
+		c.now = c.now.Add(time.Second)
+		p.failed = c.now // and then went dead
 	}
 }
