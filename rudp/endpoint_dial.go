@@ -101,15 +101,33 @@ func (e *Endpoint) dialPaths(ctx context.Context, paths []pathAddr, peer handsha
 	e.loops.Add(1)
 	e.mu.Unlock()
 	c.start()
+	if err := c.waitEstablished(ctx); err != nil {
+		return nil, fmt.Errorf("rudp: dial %v: %w", addr, err)
+	}
+	return c, nil
+}
+
+// waitEstablished waits until the handshake of c, a dial, completes, and
+// returns why not if it did not. A connection that was established and
+// has already ended (the peer accepted it and closed it at once) counts
+// as established, as a TCP connection the server closes at once does:
+// its end shows on first use. Left to select's random choice, which of
+// the two came first would decide.
+func (c *Conn) waitEstablished(ctx context.Context) error {
 	select {
 	case <-c.established:
-		return c, nil
+		return nil
 	case <-c.done:
-		return nil, fmt.Errorf("rudp: dial %v: %w", addr, c.err)
+		select {
+		case <-c.established:
+			return nil
+		default:
+		}
+		return c.err
 	case <-ctx.Done():
 		c.abort(ctx.Err())
 		<-c.done
-		return nil, fmt.Errorf("rudp: dial %v: %w", addr, ctx.Err())
+		return ctx.Err()
 	}
 }
 

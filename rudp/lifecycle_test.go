@@ -402,3 +402,24 @@ func TestConcurrentDialsOneIdentity(t *testing.T) {
 		t.Errorf("%d initiations refused, %d accepted, for %d dials", st.HandshakesDropped, st.HandshakesAccepted, dials)
 	}
 }
+
+// TestDialEstablishedThenClosed: a dial whose handshake completed and
+// whose connection the peer then closed at once, before Dial looked,
+// returns the connection, whose reads report the close; never the
+// peer's close as a failed dial, as select's random choice between the
+// two would half the time.
+func TestDialEstablishedThenClosed(t *testing.T) {
+	for range 64 {
+		c := &Conn{established: make(chan struct{}), done: make(chan struct{}), err: &CloseError{Remote: true}}
+		close(c.established)
+		close(c.done)
+		if err := c.waitEstablished(context.Background()); err != nil {
+			t.Fatalf("established, then closed: %v", err)
+		}
+	}
+	c := &Conn{established: make(chan struct{}), done: make(chan struct{}), err: ErrHandshakeTimeout}
+	close(c.done)
+	if err := c.waitEstablished(context.Background()); err != ErrHandshakeTimeout {
+		t.Fatalf("never established: %v", err)
+	}
+}
