@@ -321,22 +321,82 @@ func (e *Endpoint) dispatch(in inbound) bool {
 
 // handshakeLoop answers initiations, off the read loop: a handshake costs
 // a quarter of a millisecond of CPU, which would stall every connection's
-// packets behind it.
+// packets behind it. It takes what waits in batches, and sends the cookie
+// replies of a batch together (one sendmmsg on Linux): under a flood from
+// spoofed addresses, replies are most of its work, and a system call
+// each cost as much as the rest of a reply.
 func (e *Endpoint) handshakeLoop() {
 	defer e.workers.Done()
+	batch := make([]inbound, 0, batchSize)
+	var replies cookieReplies
 	for {
 		select {
 		case <-e.done:
 			return
 		case in := <-e.hsQ:
-			e.answer(in)
+			batch = append(batch[:0], in)
+		}
+	more:
+		for len(batch) < batchSize {
+			select {
+			case in := <-e.hsQ:
+				batch = append(batch, in)
+			default:
+				break more
+			}
+		}
+		for _, in := range batch {
+			if reply := e.answer(in); reply != nil {
+				replies.add(in, reply)
+			}
 			e.putBuf(in.buf)
 		}
+		replies.send()
 	}
 }
 
-// answer processes one initiation.
-func (e *Endpoint) answer(in inbound) {
+// cookieReplies gathers the cookie replies of a batch of initiations,
+// per link.
+type cookieReplies struct {
+	links [maxLinks]struct {
+		c     carrier.Carrier
+		bufs  [][]byte
+		addrs []netip.AddrPort
+	}
+}
+
+func (r *cookieReplies) add(in inbound, reply []byte) {
+	l := &r.links[in.link.id]
+	l.c = in.link.c
+	l.bufs = append(l.bufs, reply)
+	l.addrs = append(l.addrs, in.from)
+}
+
+// send sends what was gathered, in one call per link where the carrier
+// sends to many addresses at once.
+func (r *cookieReplies) send() {
+	for i := range r.links {
+		l := &r.links[i]
+		if len(l.bufs) == 0 {
+			continue
+		}
+		if m, ok := l.c.(interface {
+			SendEach([][]byte, []netip.AddrPort) error
+		}); ok {
+			m.SendEach(l.bufs, l.addrs)
+		} else {
+			for j, b := range l.bufs {
+				l.c.Send([][]byte{b}, l.addrs[j])
+			}
+		}
+		clear(l.bufs)
+		l.bufs, l.addrs = l.bufs[:0], l.addrs[:0]
+	}
+}
+
+// answer processes one initiation. It sends a response itself, and
+// returns a cookie reply for the caller to send.
+func (e *Endpoint) answer(in inbound) []byte {
 	// At MaxConnections, drop it before the responder spends a key
 	// exchange or remembers anything of it.
 	e.mu.Lock()
@@ -344,7 +404,7 @@ func (e *Endpoint) answer(in inbound) {
 	e.mu.Unlock()
 	if full {
 		e.counters.handshakeDropped.Add(1)
-		return
+		return nil
 	}
 	src, _ := in.from.MarshalBinary()
 	now := time.Now()
@@ -352,24 +412,23 @@ func (e *Endpoint) answer(in inbound) {
 	switch {
 	case reply != nil:
 		e.counters.cookiesSent.Add(1)
-		in.link.c.Send([][]byte{reply}, in.from)
-		return
+		return reply
 	case err != nil:
 		e.counters.handshakeDropped.Add(1)
-		return
+		return nil
 	}
 	e.mu.Lock()
 	if e.closing || e.pending >= maxPending || len(e.conns) >= e.cfg.MaxConnections {
 		e.mu.Unlock()
 		e.counters.handshakeDropped.Add(1)
-		return
+		return nil
 	}
 	id := e.newConnID()
 	resp, est, err := init.Respond(id, now)
 	if err != nil {
 		e.mu.Unlock()
 		e.counters.handshakeDropped.Add(1)
-		return
+		return nil
 	}
 	c, err := newConn(e, false, id, []pathAddr{{in.link, in.from}})
 	if err == nil {
@@ -379,7 +438,7 @@ func (e *Endpoint) answer(in inbound) {
 		e.mu.Unlock()
 		e.log.Debug("rudp: refused initiation", "err", err)
 		e.counters.handshakeDropped.Add(1)
-		return
+		return nil
 	}
 	e.conns[id] = c
 	e.pending++
@@ -388,6 +447,7 @@ func (e *Endpoint) answer(in inbound) {
 	e.counters.handshakesAccepted.Add(1)
 	in.link.c.Send([][]byte{resp}, in.from)
 	c.start()
+	return nil
 }
 
 // confirmed moves a responder connection, now proven live, to the accept

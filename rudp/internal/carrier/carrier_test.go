@@ -76,6 +76,64 @@ func TestUDPBatches(t *testing.T) {
 	}
 }
 
+// TestSendEach sends, in one call, datagrams to three sockets in turn
+// and one to an address the socket cannot reach (IPv6 from an IPv4
+// socket): each of the three gets its own, whole and in order, from the
+// sender, the one that cannot go is dropped with an error, and the rest
+// still go. A dual-stack socket sends to IPv4 and IPv6 peers in one call.
+func TestSendEach(t *testing.T) {
+	for _, c := range []struct{ network, from, to4, to6 string }{
+		{"udp4", "127.0.0.1:0", "127.0.0.1:0", ""},
+		{"udp", "[::]:0", "127.0.0.1:0", "[::1]:0"},
+	} {
+		t.Run(c.network, func(t *testing.T) {
+			a := listen(t, c.network, c.from)
+			rs := []*UDP{listen(t, "udp4", c.to4), listen(t, "udp4", c.to4)}
+			if c.to6 != "" {
+				rs = append(rs, listen(t, "udp6", c.to6))
+			} else {
+				rs = append(rs, listen(t, "udp4", c.to4))
+			}
+			var bufs [][]byte
+			var addrs []netip.AddrPort
+			for i := range 12 {
+				r := i % len(rs)
+				to := AddrPort(rs[r].LocalAddr())
+				if c.network == "udp" && r < 2 {
+					to = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), to.Port())
+				}
+				if c.network == "udp" && r == 2 {
+					to = netip.AddrPortFrom(netip.MustParseAddr("::1"), to.Port())
+				}
+				bufs = append(bufs, []byte(fmt.Sprintf("datagram %d for %d", i, r)))
+				addrs = append(addrs, to)
+				if i == 5 && c.network == "udp4" {
+					bufs = append(bufs, []byte("nowhere"))
+					addrs = append(addrs, netip.MustParseAddrPort("[::1]:9"))
+				}
+			}
+			err := a.SendEach(bufs, addrs)
+			if c.network == "udp4" && err == nil {
+				t.Error("an IPv6 address from an IPv4 socket: no error")
+			}
+			if c.network == "udp" && err != nil {
+				t.Error(err)
+			}
+			for r, u := range rs {
+				got, _ := recvAll(t, u, 4)
+				for k, g := range got {
+					if want := fmt.Sprintf("datagram %d for %d", k*len(rs)+r, r); string(g) != want {
+						t.Errorf("socket %d, datagram %d: %q, want %q", r, k, g, want)
+					}
+				}
+			}
+			if err := a.SendEach(bufs[:2], addrs[:1]); err == nil {
+				t.Error("2 buffers for 1 address: no error")
+			}
+		})
+	}
+}
+
 // TestDualStack: an IPv6 socket bound to [::] talks to an IPv4 peer with
 // plain IPv4 addresses both ways.
 func TestDualStack(t *testing.T) {

@@ -104,6 +104,20 @@ func (u *UDP) Send(bufs [][]byte, addr netip.AddrPort) error {
 	return u.send(bufs, addr)
 }
 
+// SendEach sends bufs[i] to addrs[i], one datagram each, batched as Send
+// batches (sendmmsg on Linux): for replies to many peers at once, as a
+// listener's cookie replies under a flood. Like Send, it drops a datagram
+// it cannot send and returns the first error.
+func (u *UDP) SendEach(bufs [][]byte, addrs []netip.AddrPort) error {
+	if len(bufs) != len(addrs) {
+		return fmt.Errorf("carrier: SendEach with %d buffers for %d addresses", len(bufs), len(addrs))
+	}
+	if len(bufs) == 0 {
+		return nil
+	}
+	return u.sendEach(bufs, addrs)
+}
+
 // Offload reports which kernel offloads the carrier uses: gso for sending
 // runs of datagrams as one (UDP_SEGMENT), gro for receiving coalesced
 // datagrams (UDP_GRO). gso can turn false later, for good, when the kernel

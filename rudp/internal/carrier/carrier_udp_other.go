@@ -63,22 +63,37 @@ func (u *UDP) recv(bufs [][]byte, sizes []int, addrs []netip.AddrPort) (int, err
 }
 
 func (u *UDP) send(bufs [][]byte, addr netip.AddrPort) error {
-	if u.v6 && addr.Addr().Is4() {
-		addr = netip.AddrPortFrom(netip.AddrFrom16(addr.Addr().As16()), addr.Port())
-	}
-	to := net.UDPAddrFromAddrPort(addr)
+	return u.writeBatch(len(bufs), func(i int) ([]byte, netip.AddrPort) { return bufs[i], addr })
+}
+
+func (u *UDP) sendEach(bufs [][]byte, addrs []netip.AddrPort) error {
+	return u.writeBatch(len(bufs), func(i int) ([]byte, netip.AddrPort) { return bufs[i], addrs[i] })
+}
+
+// writeBatch sends n datagrams, the i-th of which datagram(i) gives, with
+// WriteBatch; a datagram refused is dropped and the rest go on.
+func (u *UDP) writeBatch(n int, datagram func(i int) ([]byte, netip.AddrPort)) error {
 	s := &u.sys
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if len(s.wmsgs) < len(bufs) {
-		s.wmsgs = make([]ipv4.Message, len(bufs))
+	if len(s.wmsgs) < n {
+		s.wmsgs = make([]ipv4.Message, n)
 		for i := range s.wmsgs {
 			s.wmsgs[i].Buffers = make([][]byte, 1)
 		}
 	}
-	ms := s.wmsgs[:len(bufs)]
+	ms := s.wmsgs[:n]
+	var last netip.AddrPort
+	var to *net.UDPAddr
 	for i := range ms {
-		ms[i].Buffers[0], ms[i].Addr = bufs[i], to
+		b, addr := datagram(i)
+		if u.v6 && addr.Addr().Is4() {
+			addr = netip.AddrPortFrom(netip.AddrFrom16(addr.Addr().As16()), addr.Port())
+		}
+		if to == nil || addr != last {
+			last, to = addr, net.UDPAddrFromAddrPort(addr)
+		}
+		ms[i].Buffers[0], ms[i].Addr = b, to
 	}
 	var first error
 	for len(ms) > 0 {

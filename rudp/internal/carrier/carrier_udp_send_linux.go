@@ -1,6 +1,7 @@
 package carrier
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -44,11 +45,11 @@ type sendState struct {
 	runs []run        // one per message
 	ctrl []byte       // sendCtrlSpace bytes per message
 
-	sa4     unix.RawSockaddrInet4
-	sa6     unix.RawSockaddrInet6
-	name    *byte // &sa4 or &sa6
+	sa      unix.RawSockaddrInet6 // a sockaddr_in or sockaddr_in6 (see sockaddr)
+	name    *byte                 // &sa
 	namelen uint32
-	zones   map[string]uint32 // IPv6 zone to scope ID, as Send meets them
+	names   []unix.RawSockaddrInet6 // one per message, for sendEach
+	zones   map[string]uint32       // IPv6 zone to scope ID, as Send meets them
 
 	// One call of sendmmsg through the RawConn: fn is built once so that
 	// Send does not allocate a closure; it sends msgs and leaves the
@@ -213,28 +214,87 @@ func (w *sendState) layout(bufs [][]byte, from, at int, gso bool, plainUntil int
 	return m
 }
 
-// setAddr makes ap the destination: a sockaddr_in on an IPv4 socket, a
-// sockaddr_in6 on an IPv6 one (IPv4 peers as IPv4-mapped addresses, which
-// a dual-stack socket sends as IPv4).
-func (w *sendState) setAddr(ap netip.AddrPort, v6 bool) error {
+// setAddr makes ap the destination of every message.
+func (w *sendState) setAddr(ap netip.AddrPort, v6 bool) (err error) {
+	w.name, w.namelen, err = w.sockaddr(&w.sa, ap, v6)
+	return err
+}
+
+// sockaddr writes ap into sa as a sockaddr_in on an IPv4 socket (it fits
+// in a sockaddr_in6's room), a sockaddr_in6 on an IPv6 one (IPv4 peers as
+// IPv4-mapped addresses, which a dual-stack socket sends as IPv4), and
+// returns its address and length for a msghdr.
+func (w *sendState) sockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort, v6 bool) (*byte, uint32, error) {
 	a := ap.Addr()
 	if !v6 {
 		a = a.Unmap()
 		if !a.Is4() {
-			return fmt.Errorf("carrier: cannot send to %v from an IPv4 socket", ap)
+			return nil, 0, fmt.Errorf("carrier: cannot send to %v from an IPv4 socket", ap)
 		}
-		w.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
-		putPort(&w.sa4.Port, ap.Port())
-		w.name, w.namelen = (*byte)(unsafe.Pointer(&w.sa4)), unix.SizeofSockaddrInet4
-		return nil
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		putPort(&sa4.Port, ap.Port())
+		return (*byte)(unsafe.Pointer(sa)), unix.SizeofSockaddrInet4, nil
 	}
 	if !a.IsValid() {
-		return fmt.Errorf("carrier: cannot send to %v", ap)
+		return nil, 0, fmt.Errorf("carrier: cannot send to %v", ap)
 	}
-	w.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16(), Scope_id: w.scope(a.Zone())}
-	putPort(&w.sa6.Port, ap.Port())
-	w.name, w.namelen = (*byte)(unsafe.Pointer(&w.sa6)), unix.SizeofSockaddrInet6
-	return nil
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16(), Scope_id: w.scope(a.Zone())}
+	putPort(&sa.Port, ap.Port())
+	return (*byte)(unsafe.Pointer(sa)), unix.SizeofSockaddrInet6, nil
+}
+
+// sendEach sends bufs[i] to addrs[i], one datagram each, in as few
+// sendmmsg calls as the kernel allows. A datagram with an address the
+// socket cannot send to, or that the kernel refuses, is dropped and the
+// rest go on; the first error is returned.
+func (u *UDP) sendEach(bufs [][]byte, addrs []netip.AddrPort) error {
+	s := &u.sys
+	if s.rc == nil {
+		return errClosed
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	w := &s.w
+	w.grow(len(bufs))
+	if len(w.names) < len(bufs) {
+		w.names = make([]unix.RawSockaddrInet6, len(w.hs))
+	}
+	var first error
+	nm := 0
+	for i, b := range bufs {
+		name, namelen, err := w.sockaddr(&w.names[i], addrs[i], u.v6)
+		if err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		setIovec(&w.iovs[i], b)
+		h := &w.hs[nm].Hdr
+		h.Name, h.Namelen = name, namelen
+		h.Iov = &w.iovs[i]
+		h.SetIovlen(1)
+		h.Control = nil
+		h.SetControllen(0)
+		h.Flags = 0
+		nm++
+	}
+	for m := 0; m < nm; {
+		w.msgs = w.hs[m:nm]
+		if err := s.rc.Write(w.fn); err != nil {
+			return err // closed
+		}
+		m += w.n
+		errno := w.errno
+		if errno == 0 {
+			if w.n > 0 {
+				continue
+			}
+			errno = unix.ENOBUFS // nothing sent, nothing said: never loop on it
+		}
+		first = cmp.Or(first, error(os.NewSyscallError("sendmmsg", errno)))
+		m++ // the refused one is dropped
+	}
+	return first
 }
 
 // scope returns the scope ID of an IPv6 zone (an interface name or
