@@ -191,6 +191,17 @@ func (r *Responder) ConsumeInitiation(msg, src []byte, now time.Time) (*Initiati
 	copy(card.DH[:], hs.rs.Bytes())
 	copy(card.Sign[:], payload[:32])
 	copy(card.Sig[:], payload[32:cardTailLen])
+	stamp := binary.BigEndian.Uint64(payload[cardTailLen:])
+	// A replay is found out before the card's signature is checked (an
+	// Ed25519 verification, half the cost of the key exchange already
+	// done): the static key is the one the handshake proved.
+	r.mu.Lock()
+	st := r.lastStamp[card.DH]
+	replay := st != nil && !st.fresh(stamp)
+	r.mu.Unlock()
+	if replay {
+		return nil, nil, ErrReplayedInitiation
+	}
 	if card.Verify() != nil {
 		return nil, nil, ErrIdentity
 	}
@@ -202,7 +213,6 @@ func (r *Responder) ConsumeInitiation(msg, src []byte, now time.Time) (*Initiati
 			return nil, nil, fmt.Errorf("%w: %v", ErrRefused, err)
 		}
 	}
-	stamp := binary.BigEndian.Uint64(payload[cardTailLen:])
 	peerParams, err := parseParams(payload[cardTailLen+stampLen:])
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrParams, err)
@@ -213,7 +223,7 @@ func (r *Responder) ConsumeInitiation(msg, src []byte, now time.Time) (*Initiati
 	}
 
 	r.mu.Lock()
-	st := r.lastStamp[card.DH]
+	st = r.lastStamp[card.DH]
 	if st == nil {
 		if len(r.lastStamp) >= r.cfg.MaxPeers {
 			for k := range r.lastStamp { // map order is random: a random victim

@@ -33,18 +33,24 @@ type stamps struct {
 	seen  []uint64
 }
 
-// accept reports whether stamp is new, and remembers it if so.
-func (s *stamps) accept(stamp uint64) bool {
+// fresh reports whether stamp would be accepted now.
+func (s *stamps) fresh(stamp uint64) bool {
 	if stamp <= s.floor {
 		return false
 	}
 	if n := len(s.seen); n > 0 && (stamp+replaySpan <= s.seen[n-1] || n >= replayStamps && stamp < s.seen[0]) {
 		return false // too old, or older than all the stamps kept
 	}
-	i, found := slices.BinarySearch(s.seen, stamp)
-	if found {
+	_, found := slices.BinarySearch(s.seen, stamp)
+	return !found
+}
+
+// accept reports whether stamp is new, and remembers it if so.
+func (s *stamps) accept(stamp uint64) bool {
+	if !s.fresh(stamp) {
 		return false
 	}
+	i, _ := slices.BinarySearch(s.seen, stamp)
 	s.seen = slices.Insert(s.seen, i, stamp)
 	newest := s.seen[len(s.seen)-1]
 	drop := 0
