@@ -42,9 +42,10 @@ var (
 	closeLinger = 3
 
 	// pendingTimeout is how long a responder keeps a connection that
-	// answered an initiation but has not heard from the initiator since:
+	// answered an initiation but has not heard from the initiator since,
+	// or Config.HandshakeTimeout if that is longer (see Conn.pendingFor):
 	// the handshake timeout of an honest initiator, after which it has
-	// given up too.
+	// given up too if the response never came.
 	pendingTimeout = 10 * time.Second
 
 	// parkAfter: a loop with nothing due for this long parks (its
