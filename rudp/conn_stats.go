@@ -2,6 +2,8 @@ package rudp
 
 import (
 	"time"
+
+	"github.com/pydevts/pydevts/rudp/relay"
 )
 
 // connCounters are a connection's counters, owned by its loop.
@@ -123,4 +125,64 @@ func (c *Conn) snapshot() Stats {
 	}
 	c.fecStats(&s)
 	return s
+}
+
+// pathName names p for logs and Stats: its kind, the relay's address for
+// a relay, and the peer's address.
+func (c *Conn) pathName(p *path) string {
+	if a, ok := p.link.c.LocalAddr().(*relay.Addr); ok {
+		return "relay " + a.Relay + " " + p.addr.String()
+	}
+	return p.link.kind.String() + " " + p.addr.String()
+}
+
+// PathStats describe one path of a connection.
+type PathStats struct {
+	Kind string // "udp", "tcp" or "relay"
+	// Addr is where the path leads: the peer's address for a direct path,
+	// the relay's for a relay.
+	Addr   string
+	Name   string // as Stats.Path
+	Active bool   // it carries the traffic
+	// State is "active", "up" (answered since it last failed, or never
+	// failed), "down", "demoted" (it failed authentication or lost too
+	// much; see Demotions), or "unverified" (the peer's packets came from
+	// this address, which has not answered a probe yet: it carries
+	// nothing else until it does).
+	State                          string
+	RTT                            time.Duration // smoothed, from the acknowledgments of its packets
+	LastHeard                      time.Time     // the last packet that came by it
+	PacketsSent, PacketsReceived   uint64
+	BytesSent, BytesReceived, Lost uint64
+	// AuthFailures counts the packets that came by it and failed
+	// authentication; Demotions the times it was taken out of use.
+	AuthFailures uint64
+	Demotions    int
+}
+
+// pathStats fills in the paths of s.
+func (c *Conn) pathStats(s *Stats) {
+	s.PathSwitches, s.PathFailures, s.PathDemotions = c.stats.pathSwitches, c.stats.pathFailures, c.stats.pathDemotions
+	for _, p := range c.paths {
+		ps := PathStats{
+			Kind: p.link.kind.String(), Addr: p.addr.String(), Name: c.pathName(p), Active: p == c.active, State: "down",
+			RTT: p.rtt, LastHeard: p.heard, PacketsSent: p.packetsSent, PacketsReceived: p.packetsReceived,
+			BytesSent: p.bytesSent, BytesReceived: p.bytesReceived, Lost: p.lost,
+			AuthFailures: p.authFailures, Demotions: p.demotions,
+		}
+		switch {
+		case p == c.active:
+			ps.State = "active"
+		case !p.valid:
+			ps.State = "unverified"
+		case p.demoted(c.now):
+			ps.State = "demoted"
+		case p.up() && !linkDown(p.link):
+			ps.State = "up"
+		}
+		if a, ok := p.link.c.LocalAddr().(*relay.Addr); ok {
+			ps.Addr = a.Relay
+		}
+		s.Paths = append(s.Paths, ps)
+	}
 }
