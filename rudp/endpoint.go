@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,10 +32,11 @@ type Endpoint struct {
 	accepting bool
 	bufs      sync.Pool // *[]byte of cfg.recvBufSize(), for packets both ways
 
-	// mu guards conns, pending and closing.
+	// mu guards conns, pending, dials and closing.
 	mu      sync.Mutex
 	conns   map[uint64]*Conn // by our connection ID
 	pending int              // responder connections not yet confirmed
+	dials   map[dialKey]*dial
 	closing bool
 
 	acceptQ chan *Conn
@@ -130,6 +132,7 @@ func newEndpointOn(cars []carrier.Carrier, cfg *Config, accepting bool) (*Endpoi
 		carrier:   cars[0],
 		accepting: accepting,
 		conns:     map[uint64]*Conn{},
+		dials:     map[dialKey]*dial{},
 		acceptQ:   make(chan *Conn, rc.AcceptQueue),
 		hsQ:       make(chan inbound, handshakeQueue),
 		done:      make(chan struct{}),
@@ -394,6 +397,27 @@ func (r *cookieReplies) send() {
 	}
 }
 
+// dialKey names one dial of a peer: its static key and the connection ID
+// it chose, the same in every initiation of that dial.
+type dialKey struct {
+	peer [32]byte
+	id   uint64
+}
+
+// dial is what a responder has of one peer's dial: a connection for each
+// of its initiations until the initiator confirms one, then that one.
+type dial struct {
+	pending []*Conn
+	taken   *Conn
+}
+
+// errSuperseded ends a responder connection never confirmed when the
+// initiator confirmed another of the same dial's: each of a dial's
+// initiations (retries, when a response was lost or is slow) makes a
+// connection, and the initiator uses the one whose response it took
+// first.
+var errSuperseded = errors.New("rudp: the initiator took another of this dial's connections")
+
 // answer processes one initiation. It sends a response itself, and
 // returns a cookie reply for the caller to send.
 func (e *Endpoint) answer(in inbound) []byte {
@@ -418,7 +442,11 @@ func (e *Endpoint) answer(in inbound) []byte {
 		return nil
 	}
 	e.mu.Lock()
-	if e.closing || e.pending >= maxPending || len(e.conns) >= e.cfg.MaxConnections {
+	key := dialKey{init.Peer.DH, init.PeerID}
+	d := e.dials[key]
+	// A retry that waited in the queue while the initiator took the
+	// connection of an earlier try of its dial is late: drop it.
+	if e.closing || e.pending >= maxPending || len(e.conns) >= e.cfg.MaxConnections || d != nil && d.taken != nil {
 		e.mu.Unlock()
 		e.counters.handshakeDropped.Add(1)
 		return nil
@@ -442,6 +470,11 @@ func (e *Endpoint) answer(in inbound) []byte {
 	}
 	e.conns[id] = c
 	e.pending++
+	if d == nil {
+		d = &dial{}
+		e.dials[key] = d
+	}
+	d.pending = append(d.pending, c)
 	e.loops.Add(1)
 	e.mu.Unlock()
 	e.counters.handshakesAccepted.Add(1)
@@ -452,11 +485,27 @@ func (e *Endpoint) answer(in inbound) []byte {
 
 // confirmed moves a responder connection, now proven live, to the accept
 // queue; it reports false (and the connection is refused) when the queue
-// is full.
+// is full. The other connections of the same dial end at once: the
+// initiator took this one, and they would wait for pendingFor, holding
+// places under MaxConnections (a loaded listener, whose responses are
+// slow, makes initiators retry, and a connection per try).
 func (e *Endpoint) confirmed(c *Conn) bool {
 	e.mu.Lock()
 	e.pending--
+	var siblings []*Conn
+	if d := e.dials[dialKey{c.peer.DH, c.peerID}]; d != nil {
+		siblings, d.pending, d.taken = d.pending, nil, c
+	}
 	e.mu.Unlock()
+	for _, s := range siblings {
+		if s != c {
+			s.post(func() {
+				if !s.confirmed {
+					s.end(errSuperseded)
+				}
+			})
+		}
+	}
 	select {
 	case e.acceptQ <- c:
 		return true
@@ -472,7 +521,27 @@ func (e *Endpoint) remove(c *Conn, wasPending bool) {
 	if wasPending {
 		e.pending--
 	}
+	if !c.initiator {
+		e.forgetDial(c)
+	}
 	e.mu.Unlock()
+}
+
+// forgetDial takes c, a responder connection that ended, out of its
+// dial's record, and the record once it holds nothing. e.mu is held.
+func (e *Endpoint) forgetDial(c *Conn) {
+	k := dialKey{c.peer.DH, c.peerID}
+	d := e.dials[k]
+	if d == nil {
+		return
+	}
+	d.pending = slices.DeleteFunc(d.pending, func(x *Conn) bool { return x == c })
+	if d.taken == c {
+		d.taken = nil
+	}
+	if len(d.pending) == 0 && d.taken == nil {
+		delete(e.dials, k)
+	}
 }
 
 // Accept returns the next connection a peer established with this

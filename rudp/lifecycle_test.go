@@ -1,6 +1,7 @@
 package rudp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -447,5 +449,159 @@ func TestPendingForFollowsHandshakeTimeout(t *testing.T) {
 		if got := conn.pendingFor(); got != c.want {
 			t.Errorf("HandshakeTimeout %v: a pending connection waits %v, want %v", e.cfg.HandshakeTimeout, got, c.want)
 		}
+	}
+}
+
+// slowResponses is a socket that loses the first handshake response it
+// receives (drop), or delivers every one delay late. Only the endpoint's
+// reader calls ReadFrom.
+type slowResponses struct {
+	net.PacketConn
+	drop    bool
+	delay   time.Duration
+	dropped atomic.Bool
+	held    []heldDatagram
+}
+
+type heldDatagram struct {
+	b    []byte
+	from net.Addr
+	at   time.Time
+}
+
+func (d *slowResponses) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		deadline := time.Time{}
+		if len(d.held) > 0 {
+			if h := d.held[0]; !time.Now().Before(h.at) {
+				d.held = d.held[1:]
+				return copy(b, h.b), h.from, nil
+			}
+			deadline = d.held[0].at
+		}
+		d.PacketConn.SetReadDeadline(deadline)
+		n, from, err := d.PacketConn.ReadFrom(b)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			continue // a held response is due
+		}
+		if err != nil || n == 0 || handshake.MessageType(b[0]) != handshake.TypeResponse {
+			return n, from, err
+		}
+		switch {
+		case d.drop && d.dropped.CompareAndSwap(false, true):
+		case d.delay > 0:
+			d.held = append(d.held, heldDatagram{bytes.Clone(b[:n]), from, time.Now().Add(d.delay)})
+		default:
+			return n, from, err
+		}
+	}
+}
+
+// dialSlow dials a new listener through sock, made on a fresh socket,
+// and returns both ends, the listener's endpoint, and the listener's
+// connection for the dial's first initiation.
+func dialSlow(t *testing.T, ctx context.Context, sock func(net.PacketConn) net.PacketConn) (c, s, first *Conn, le *Endpoint) {
+	t.Helper()
+	l := listenLoopback(t, nil)
+	le = l.Endpoint()
+	accepted := acceptOne(t, ctx, l)
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEndpoint(sock(u), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	dialed := make(chan error, 1)
+	go func() {
+		var err error
+		c, err = e.Dial(ctx, l.Addr().String(), le.Identity().Card())
+		dialed <- err
+	}()
+	// The first initiation's connection, before the retry a second later.
+	for first == nil {
+		le.mu.Lock()
+		for _, x := range le.conns {
+			first = x
+		}
+		le.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	if err := <-dialed; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseWithError(0, "") })
+	if s = <-accepted; s == nil {
+		t.FailNow()
+	}
+	if err := c.SendMessage(ctx, []byte("through")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.ReceiveMessage(ctx); err != nil || string(m) != "through" {
+		t.Fatalf("message %q, %v", m, err)
+	}
+	return c, s, first, le
+}
+
+// waitSuperseded waits for the listener's connection x to end as one the
+// initiator did not take.
+func waitSuperseded(t *testing.T, ctx context.Context, x *Conn) {
+	t.Helper()
+	select {
+	case <-x.done:
+	case <-ctx.Done():
+		t.Fatal("the connection the initiator did not take is still there")
+	}
+	if !errors.Is(x.err, errSuperseded) {
+		t.Errorf("the connection the initiator did not take ended with %v, want %v", x.err, errSuperseded)
+	}
+}
+
+// TestRetriedInitiationReplacesPending: when a dial's first response is
+// lost, its retried initiation makes a new connection on the listener;
+// once the initiator confirms that one, the one the first initiation
+// made ends at once: a dial holds its pending connections only until it
+// chooses one (under load they would fill MaxConnections for 10 s).
+func TestRetriedInitiationReplacesPending(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, s, first, le := dialSlow(t, ctx, func(u net.PacketConn) net.PacketConn { return &slowResponses{PacketConn: u, drop: true} })
+	if s == first {
+		t.Fatal("the listener accepted the connection of the initiation whose response was lost")
+	}
+	waitSuperseded(t, ctx, first)
+	if st := le.Stats(); st.Connections != 1 || st.HandshakesAccepted != 2 {
+		t.Errorf("listener: %d connections, %d handshakes accepted; want 1 and 2", st.Connections, st.HandshakesAccepted)
+	}
+}
+
+// TestSlowResponseKeepsFirstConnection: every response takes 1.5 s, so the
+// dial sends its second initiation before the first response arrives,
+// then takes that first response. The listener must keep the first
+// connection, which the initiator uses, and end the second.
+func TestSlowResponseKeepsFirstConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, s, first, le := dialSlow(t, ctx, func(u net.PacketConn) net.PacketConn {
+		return &slowResponses{PacketConn: u, delay: 1500 * time.Millisecond}
+	})
+	if s != first {
+		t.Fatal("the listener accepted another connection than the first initiation's")
+	}
+	le.mu.Lock()
+	var second *Conn
+	for _, x := range le.conns {
+		if x != first {
+			second = x
+		}
+	}
+	le.mu.Unlock()
+	if second != nil {
+		waitSuperseded(t, ctx, second)
+	}
+	if st := le.Stats(); st.Connections != 1 || st.HandshakesAccepted < 2 {
+		t.Errorf("listener: %d connections, %d handshakes accepted; want 1 and at least 2", st.Connections, st.HandshakesAccepted)
 	}
 }

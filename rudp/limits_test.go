@@ -228,9 +228,9 @@ func TestMaxConnections(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("%d of %d dials under the cap failed, the first: %v", len(errs), limit, errs[0])
 	}
-	// Retried initiations can leave pending connections on the listener
-	// until pendingTimeout; wait for them to go, so that the cap holds
-	// exactly the established ones.
+	// Retried initiations leave pending connections on the listener until
+	// their dial confirms one of its connections; wait for them to go, so
+	// that the cap holds exactly the established ones.
 	for deadline := time.Now().Add(time.Minute); l.Endpoint().Stats().Connections != limit; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("listener holds %d connections, want %d", l.Endpoint().Stats().Connections, limit)

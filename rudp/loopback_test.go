@@ -237,9 +237,9 @@ func TestThousandConnections(t *testing.T) {
 			t.Fatalf("%d connection loops still running a minute after the last exchange", running)
 		}
 	}
-	// Both ends of each connection live in this process, and the
-	// listener also holds connections for initiations that were retried
-	// (they wait to be confirmed, until pendingTimeout).
+	// Both ends of each connection live in this process (the listener's
+	// connections for retried initiations end once their dial confirms
+	// one).
 	conns := int64(l.Endpoint().Stats().Connections + ce.Stats().Connections)
 	perConn := (memInUse() - before) / conns
 	t.Logf("memory per idle connection: %d bytes", perConn)
