@@ -152,7 +152,7 @@ func (c *Conn) onTimers(now time.Time) {
 		}
 		return
 	}
-	if !c.confirmed && now.Sub(c.born) >= c.pendingFor() {
+	if !c.confirmed && now.Sub(c.born) >= pendingTimeout {
 		c.end(IdleTimeoutError{}) // an initiation nobody followed up
 		return
 	}
@@ -183,14 +183,6 @@ func (c *Conn) onTimers(now time.Time) {
 		c.closeLocal(CodeNoError, "")
 	}
 }
-
-// pendingFor is how long a responder's connection waits for the
-// initiator's first packet: pendingTimeout, or the endpoint's
-// HandshakeTimeout if longer. An initiator whose first packets are lost
-// (a loaded responder drops them at its queues) keeps sending them; a
-// responder that gave up before them would leave it a connection that
-// hears nothing until its idle timeout.
-func (c *Conn) pendingFor() time.Duration { return max(pendingTimeout, c.cfg.HandshakeTimeout) }
 
 // nextDeadline returns the earliest time the loop has something to do.
 func (c *Conn) nextDeadline(now time.Time) time.Time {
@@ -224,7 +216,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		if c.confirmed {
 			at(later(c.lastSent, c.lastRecv).Add(c.keepAlive()))
 		} else {
-			at(c.born.Add(c.pendingFor()))
+			at(c.born.Add(pendingTimeout))
 		}
 		if c.pacingWait > 0 {
 			at(now.Add(c.pacingWait))

@@ -486,7 +486,7 @@ func (e *Endpoint) answer(in inbound) []byte {
 // confirmed moves a responder connection, now proven live, to the accept
 // queue; it reports false (and the connection is refused) when the queue
 // is full. The other connections of the same dial end at once: the
-// initiator took this one, and they would wait for pendingFor, holding
+// initiator took this one, and they would wait for pendingTimeout, holding
 // places under MaxConnections (a loaded listener, whose responses are
 // slow, makes initiators retry, and a connection per try).
 func (e *Endpoint) confirmed(c *Conn) bool {

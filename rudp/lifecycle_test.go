@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -424,31 +423,6 @@ func TestDialEstablishedThenClosed(t *testing.T) {
 	close(c.done)
 	if err := c.waitEstablished(context.Background()); err != ErrHandshakeTimeout {
 		t.Fatalf("never established: %v", err)
-	}
-}
-
-// TestPendingForFollowsHandshakeTimeout: a responder's connection waits
-// for the initiator's first packet for 10 s, or for the endpoint's
-// HandshakeTimeout when that is longer: a loaded responder drops an
-// initiator's first packets at its queues, and the initiator, whose
-// handshake is done, keeps sending them.
-func TestPendingForFollowsHandshakeTimeout(t *testing.T) {
-	for _, c := range []struct {
-		cfg  *Config
-		want time.Duration
-	}{
-		{nil, 10 * time.Second},
-		{&Config{HandshakeTimeout: 2 * time.Second}, 10 * time.Second},
-		{&Config{HandshakeTimeout: 2 * time.Minute}, 2 * time.Minute},
-	} {
-		e := clientEndpoint(t, c.cfg)
-		conn, err := newConn(e, false, 1, []pathAddr{{e.links[0], netip.MustParseAddrPort("127.0.0.1:9")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := conn.pendingFor(); got != c.want {
-			t.Errorf("HandshakeTimeout %v: a pending connection waits %v, want %v", e.cfg.HandshakeTimeout, got, c.want)
-		}
 	}
 }
 

@@ -42,10 +42,9 @@ var (
 	closeLinger = 3
 
 	// pendingTimeout is how long a responder keeps a connection that
-	// answered an initiation but has not heard from the initiator since,
-	// or Config.HandshakeTimeout if that is longer (see Conn.pendingFor):
+	// answered an initiation but has not heard from the initiator since:
 	// the handshake timeout of an honest initiator, after which it has
-	// given up too if the response never came.
+	// given up too.
 	pendingTimeout = 10 * time.Second
 
 	// parkAfter: a loop with nothing due for this long parks (its
