@@ -202,7 +202,7 @@ func TestThousandConnections(t *testing.T) {
 	}
 	wg.Wait()
 	if ok.Load() != n {
-		t.Fatalf("%d of %d connections exchanged their messages", ok.Load(), n)
+		t.Fatalf("%d of %d connections exchanged their messages; listener %+v; client %+v", ok.Load(), n, l.Endpoint().Stats(), ce.Stats())
 	}
 	// And each server side's reply was acknowledged.
 	for i := range n {
