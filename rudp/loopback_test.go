@@ -219,24 +219,7 @@ func TestThousandConnections(t *testing.T) {
 	// Idle means parked: a loop parks a second after its last packet.
 	// Wait for that (a loaded machine may take longer), so that what is
 	// measured is idle connections, not loops finishing their exchange.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		running := 0
-		for _, e := range []*Endpoint{l.Endpoint(), ce} {
-			e.mu.Lock()
-			for _, c := range e.conns {
-				if c.loopState.Load() == loopRunning {
-					running++
-				}
-			}
-			e.mu.Unlock()
-		}
-		if running == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connection loops still running a minute after the last exchange", running)
-		}
-	}
+	waitParked(t, l.Endpoint(), ce)
 	// Both ends of each connection live in this process (the listener's
 	// connections for retried initiations end once their dial confirms
 	// one).
