@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pydevts/pydevts/internal/metrics/metricstest"
 	"github.com/pydevts/pydevts/sdmp/node"
@@ -133,20 +132,7 @@ func startNode(t *testing.T, dir string) *runningNode {
 		done <- serveNode(ctx, []string{"--data", dir, "--log-format", "json", "--metrics", "127.0.0.1:0"},
 			stdio{strings.NewReader(""), io.Discard, n.stderr})
 	}()
-	var stopped bool
-	var stopErr error
-	n.stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("node did not stop")
-			}
-		}
-		return stopErr
-	}
+	n.stop = stopper(t, "node", cancel, done)
 	t.Cleanup(func() { n.stop() })
 	waitUntil(t, "the node to answer on its control socket", func() bool {
 		_, err := node.JournalLines(context.Background(), dir)

@@ -81,22 +81,29 @@ func startRelayProc(t *testing.T, args ...string) *runningRelay {
 		cancel()
 		t.Fatalf("relay did not start: %v %s", <-done, r.stderr.String())
 	}
+	r.stop = stopper(t, "relay", cancel, done)
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stopper returns a function that stops a command run in the test, once:
+// it cancels its context and returns what the command returned, which it
+// sends on done.
+func stopper(t *testing.T, what string, cancel context.CancelFunc, done <-chan error) func() error {
 	var stopped bool
 	var stopErr error
-	r.stop = func() error {
+	return func() error {
 		if !stopped {
 			stopped = true
 			cancel()
 			select {
 			case stopErr = <-done:
 			case <-time.After(30 * time.Second):
-				t.Fatal("relay did not stop")
+				t.Fatal(what + " did not stop")
 			}
 		}
 		return stopErr
 	}
-	t.Cleanup(func() { r.stop() })
-	return r
 }
 
 func TestRelayCommand(t *testing.T) {
