@@ -100,9 +100,11 @@
 // oldest of the 32 it keeps per peer: a peer dialing several connections
 // at once has initiations arriving in another order than it made them
 // (stamps.go). The table holds at most ResponderConfig.MaxPeers peers;
-// when it is full a random entry goes. A replay of an evicted peer's old initiation then passes, but
-// the replayer cannot use the response (it lacks the ephemeral key), so all
-// it gets is a session that is never confirmed: see "Engine duties".
+// when it is full a random entry goes. The table lives in memory, so a
+// responder that restarts starts it empty. A replay of an evicted peer's
+// old initiation, or of one recorded before the restart, then passes, but
+// the replayer cannot use the response (it lacks the ephemeral key), so
+// all it gets is a session that is never confirmed: see "Engine duties".
 //
 // mac1 and cookies protect the responder's CPU (cookie.go): initiations
 // that do not know its public key die for the price of one hash, and under

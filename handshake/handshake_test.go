@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -506,6 +508,33 @@ func TestSuiteNegotiation(t *testing.T) {
 	}
 }
 
+// TestSuitesWithoutAESHardware runs the defaults of a node whose CPU has
+// no AES instructions: it puts ChaCha20-Poly1305 first, and a handshake
+// with a node that has them settles on ChaCha20-Poly1305, which the slower
+// side runs fastest.
+func TestSuitesWithoutAESHardware(t *testing.T) {
+	defer func(v bool) { hasAESGCMHardware = v }(hasAESGCMHardware)
+	hasAESGCMHardware = true
+	if got := DefaultSuites(); !slices.Equal(got, []Suite{AES128GCM, ChaCha20Poly1305}) {
+		t.Fatalf("with AES hardware: DefaultSuites() = %v", got)
+	}
+	withAES := DefaultSuites()
+	hasAESGCMHardware = false
+	if got := DefaultSuites(); !slices.Equal(got, []Suite{ChaCha20Poly1305, AES128GCM}) {
+		t.Fatalf("without AES hardware: DefaultSuites() = %v", got)
+	}
+	for name, ours := range map[string][]Suite{"responder with AES": withAES, "responder without": nil} {
+		p := newTestPair(t, func(ic *InitiatorConfig, rc *ResponderConfig) {
+			ic.Suites, rc.Suites = nil, ours
+		})
+		ini, res := p.run(t, t0)
+		if ini.Suite != ChaCha20Poly1305 || res.Suite != ChaCha20Poly1305 {
+			t.Errorf("%s: negotiated %v/%v, want ChaCha20-Poly1305", name, ini.Suite, res.Suite)
+		}
+		exchange(t, ini.Session, res.Session, 0, 5, t0)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	id := newTestIdentity(t, 1)
 	peer := newTestIdentity(t, 2).Card()
@@ -602,6 +631,53 @@ func TestStampsForget(t *testing.T) {
 	for i := range uint64(1000) {
 		if s.accept(base + i*uint64(time.Second)) {
 			t.Fatalf("stamp %d accepted twice", i)
+		}
+	}
+}
+
+// TestParseParamsRefuses feeds parseParams one bad block per rule of the
+// format; each must be refused with a reason, and the good block beside
+// them must parse.
+func TestParseParamsRefuses(t *testing.T) {
+	// block builds a paramsLen-byte block from its leading bytes.
+	block := func(lead ...byte) []byte {
+		b := make([]byte, paramsLen)
+		copy(b, lead)
+		return b
+	}
+	// at writes v into b from index i.
+	at := func(b []byte, i int, v ...byte) []byte {
+		copy(b[i:], v)
+		return b
+	}
+	good := block(paramsVersion, 1, 2, byte(AES128GCM), byte(ChaCha20Poly1305), 16, 1, 9, 200, 0)
+	p, err := parseParams(good)
+	if err != nil {
+		t.Fatalf("good block refused: %v", err)
+	}
+	if want := "[{1 [1 2]} {16 [9]} {200 []}]"; fmt.Sprint(p) != want {
+		t.Fatalf("good block parsed as %v, want %s", p, want)
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"short", good[:paramsLen-1], "63 bytes"},
+		{"long", append(bytes.Clone(good), 0), "65 bytes"},
+		{"version 0", block(0, 16, 0), "version 0"},
+		{"version 2", block(2, 16, 0), "version 2"},
+		// An entry of type 16 fills bytes 1 to 60; the next one starts at 61.
+		{"value past the end", at(block(paramsVersion, 16, 58), 61, 17, 5), "runs past"},
+		{"length byte missing", at(block(paramsVersion, 16, 60), 63, 17), "runs past"},
+		{"out of order", block(paramsVersion, 17, 0, 16, 0), "out of order"},
+		{"repeated", block(paramsVersion, 16, 1, 1, 16, 0), "out of order or repeated"},
+		{"padding not zero", func() []byte { b := bytes.Clone(good); b[paramsLen-1] = 1; return b }(), "padding"},
+		{"entry after padding", block(paramsVersion, 16, 0, 0, 17, 0), "padding"},
+	} {
+		_, err := parseParams(c.b)
+		if err == nil || !errors.Is(err, errParams) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error about %q", c.name, err, c.want)
 		}
 	}
 }

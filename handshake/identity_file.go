@@ -32,6 +32,9 @@ import (
 // `openssl pkey -in node.key -pubout` prints the signing key, which is what
 // checks an SDMP signature with openssl.
 
+// keyFileHeader is the first line of every key file MarshalKeyFile writes.
+const keyFileHeader = "# pydevts identity: keep this file secret (mode 0600)\n"
+
 // maxKeyFileSize bounds what LoadKeyFile reads; a real key file is about
 // 600 bytes, so anything near this is the wrong file.
 const maxKeyFileSize = 64 << 10
@@ -47,7 +50,7 @@ func MarshalKeyFile(id *Identity) ([]byte, error) {
 		return nil, fmt.Errorf("handshake: encoding the X25519 key: %v", err)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# pydevts identity: keep this file secret (mode 0600)\n")
+	b.WriteString(keyFileHeader)
 	fmt.Fprintf(&b, "# fingerprint: %s\n", id.Fingerprint())
 	fmt.Fprintf(&b, "# public: %s\n", id.card)
 	pem.Encode(&b, &pem.Block{Type: "PRIVATE KEY", Bytes: signDER})
@@ -99,6 +102,8 @@ func ParseKeyFile(data []byte) (*Identity, error) {
 		}
 	}
 	switch {
+	case found == 0 && len(data) > 0 && (bytes.HasPrefix(data, []byte(keyFileHeader)) || bytes.HasPrefix([]byte(keyFileHeader), data)):
+		return nil, errors.New("key file is truncated: it has the pydevts header but no key")
 	case found == 0:
 		return nil, errors.New("no private key found (not a pydevts key file, or empty)")
 	case sign == nil:

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -181,13 +183,35 @@ func TestKeyFileErrors(t *testing.T) {
 		t.Error("oversized file accepted")
 	}
 
-	// Every truncation of a good file is refused with an error, never a
-	// panic and never a half identity.
+	// Every truncation of a good file is refused with an error that says
+	// so, never a panic and never a half identity.
 	// (Cutting only the final newline leaves a complete file, so the loop
 	// stops before that.)
-	for n := range len(good) - 1 {
-		if _, err := ParseKeyFile(good[:n]); err == nil {
-			t.Fatalf("file truncated to %d of %d bytes was accepted", n, len(good))
+	for n := 1; n < len(good)-1; n++ {
+		if _, err := ParseKeyFile(good[:n]); err == nil || !strings.Contains(err.Error(), "truncated") {
+			t.Fatalf("file truncated to %d of %d bytes: got %v, want an error that says truncated", n, len(good), err)
+		}
+	}
+	// The same through LoadKeyFile, which names the file.
+	cut := write("cut.key", good[:len(good)/2], 0o600)
+	if _, err := LoadKeyFile(cut); err == nil || !strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), cut) {
+		t.Errorf("truncated key file: got %v, want an error naming the file and saying truncated", err)
+	}
+
+	// Keys of the wrong size in sound PKCS#8 and PEM: a 31-byte Ed25519
+	// seed, and a 33-byte X25519 key.
+	wrongSize := func(oid byte, n int) []byte {
+		der := []byte{0x30, byte(14 + n), 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, oid, 0x04, byte(2 + n), 0x04, byte(n)}
+		der = append(der, bytes.Repeat([]byte{7}, n)...)
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	blocks := bytes.SplitAfter(good, []byte("-----END PRIVATE KEY-----\n"))
+	for name, data := range map[string][]byte{
+		"31-byte Ed25519 seed": slices.Concat(wrongSize(0x70, 31), blocks[1]),
+		"33-byte X25519 key":   slices.Concat(blocks[0], wrongSize(0x6e, 33)),
+	} {
+		if _, err := LoadKeyFile(write("size.key", data, 0o600)); err == nil || !strings.Contains(err.Error(), "wrong length") {
+			t.Errorf("%s: got %v, want an error that says wrong length", name, err)
 		}
 	}
 
