@@ -3,6 +3,7 @@ package rudp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -87,24 +88,27 @@ type Conn struct {
 	nextPN          uint64
 	largestPN       uint64 // largest packet number received, for address changes
 	lastRecv        time.Time
-	lastSent        time.Time     // last ack-eliciting packet sent
-	probes          int           // probe packets owed after a PTO
-	ping            bool          // a PING is wanted (keepalive, confirmation)
-	graceful        bool          // Close was called: close once everything is acknowledged
-	streamsFirst    bool          // which of streams and messages fills the next packet first
-	pacingWait      time.Duration // the pacer holds data back this long
-	frame           wire.Frame    // reused for parsing
-	final           Stats         // the stats when the loop ended
-	closingUntil    time.Time
-	lastClose       time.Time // when the CLOSE was last sent
-	closeCode       uint64
-	closeReason     string
-	now             time.Time // the loop's current time, for the ack handler
-	stats           connCounters
-	inBatch         []inbound // the loop's side of in
-	outBufs         []*[]byte
-	outRaw          [][]byte
-	timer           *time.Timer
+	lastSent        time.Time // last ack-eliciting packet sent
+	probes          int       // probe packets owed after a PTO
+	ping            bool      // a PING is wanted (keepalive, confirmation)
+	graceful        bool      // Close was called: close once everything is acknowledged
+	// peerClosedUnacked: the peer closed while data or messages it had
+	// not acknowledged were still ours to deliver.
+	peerClosedUnacked bool
+	streamsFirst      bool          // which of streams and messages fills the next packet first
+	pacingWait        time.Duration // the pacer holds data back this long
+	frame             wire.Frame    // reused for parsing
+	final             Stats         // the stats when the loop ended
+	closingUntil      time.Time
+	lastClose         time.Time // when the CLOSE was last sent
+	closeCode         uint64
+	closeReason       string
+	now               time.Time // the loop's current time, for the ack handler
+	stats             connCounters
+	inBatch           []inbound // the loop's side of in
+	outBufs           []*[]byte
+	outRaw            [][]byte
+	timer             *time.Timer
 }
 
 type connState uint8
@@ -289,13 +293,18 @@ func (c *Conn) Err() error {
 // acknowledged everything written to the streams (including their ends)
 // and every message sent, then tells the peer (code 0) and returns nil. If
 // the connection ends otherwise first (the peer vanishes, say), Close
-// returns that error.
+// returns that error. If the peer closed gracefully before acknowledging
+// everything, Close returns an error that wraps both ErrUnacknowledged and
+// the peer's *CloseError.
 func (c *Conn) Close() error {
 	c.onLoop(func() { c.graceful = true })
 	<-c.closed
 	c.closeOwnEndpoint()
 	var ce *CloseError
 	if errors.As(c.err, &ce) && ce.Code == CodeNoError {
+		if ce.Remote && c.peerClosedUnacked {
+			return fmt.Errorf("%w: %w", ErrUnacknowledged, ce)
+		}
 		return nil
 	}
 	return c.err

@@ -134,6 +134,7 @@ func (c *Conn) handleFrames(p []byte) (eliciting bool, err error) {
 		case wire.FrameFECData, wire.FrameFECParity, wire.FrameFECReport:
 			c.fecFrame(f)
 		case wire.FrameClose:
+			c.peerClosedUnacked = c.streams.Unacked() || c.msgs.Pending()
 			c.err = &CloseError{Code: f.Close.Code, Reason: string(f.Close.Reason), Remote: true}
 			c.end(c.err)
 			return eliciting, nil

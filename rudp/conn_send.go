@@ -1,6 +1,7 @@
 package rudp
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/pydevts/pydevts/handshake"
@@ -221,9 +222,17 @@ func (c *Conn) sealOne(now time.Time, fill func([]byte) []byte) (buf *[]byte, b 
 	return buf, b[:start+len(ct)], pn
 }
 
-// sendClose sends a packet holding only our CLOSE.
+// sendClose sends a packet holding our CLOSE, after an ACK of what we
+// received: the peer then knows what reached us before we closed, and a
+// graceful close does not leave the peer's last data unacknowledged.
 func (c *Conn) sendClose() {
-	buf, b, _ := c.sealOne(c.now, func(b []byte) []byte { return wire.AppendClose(b, c.closeCode, c.closeReason) })
+	buf, b, _ := c.sealOne(c.now, func(b []byte) []byte {
+		closeLen := 1 + 2*binary.MaxVarintLen64 + min(len(c.closeReason), wire.MaxReasonLen)
+		if room := c.maxSend - handshake.TagSize - len(b) - closeLen; room > 0 {
+			b, _, _ = c.receiver.AppendAck(b, c.now, room)
+		}
+		return wire.AppendClose(b, c.closeCode, c.closeReason)
+	})
 	c.active.link.c.Send([][]byte{b}, c.active.addr)
 	c.e.putBuf(buf)
 	c.lastClose = c.now

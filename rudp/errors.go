@@ -58,6 +58,12 @@ func (IdleTimeoutError) Timeout() bool   { return true }
 func (IdleTimeoutError) Temporary() bool { return false }
 func (IdleTimeoutError) Unwrap() error   { return net.ErrClosed }
 
+// ErrUnacknowledged is wrapped by the error of Conn.Close when the peer
+// closed the connection gracefully while stream data or messages it had not
+// acknowledged were still in flight: some of what was written may not have
+// reached the peer's application.
+var ErrUnacknowledged = errors.New("rudp: the peer closed the connection before acknowledging everything sent")
+
 // ErrMaxConnections is returned by Dial when the endpoint already has
 // Config.MaxConnections connections.
 var ErrMaxConnections = errors.New("rudp: the endpoint has MaxConnections connections")

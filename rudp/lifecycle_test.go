@@ -15,6 +15,7 @@ import (
 
 	"github.com/pydevts/pydevts/bench/linkemu"
 	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/stream"
 )
 
 // pair is two endpoints joined by an in-memory link; run it inside a
@@ -70,6 +71,18 @@ func (p *pair) connect(t *testing.T) (client, server *Conn) {
 		t.Fatal(err)
 	}
 	return c, <-accepted
+}
+
+// acceptSent sends data on a new stream of client (sendStream) and
+// returns that stream as server accepts it.
+func acceptSent(t *testing.T, client, server *Conn, data []byte) *stream.Stream {
+	t.Helper()
+	sendStream(t, client, data)
+	ss, err := server.AcceptStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
 }
 
 func TestCloseWithError(t *testing.T) {
@@ -164,6 +177,44 @@ func TestGracefulClose(t *testing.T) {
 			t.Fatalf("peer saw %v, want a remote close with code 0", server.Err())
 		}
 	})
+}
+
+// TestPeerClosesFirst: a peer that closes gracefully while our data is
+// still in flight must not make our Close report success. Over a 1 Mbit/s
+// link the client writes 2 MB; the server closes after 200 ms, and the
+// client's Close must say that not everything was acknowledged. When the
+// peer closes after taking everything, Close returns nil.
+func TestPeerClosesFirst(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPair(t, linkemu.Spec{Delay: 10 * time.Millisecond, Rate: 1e6}, nil, nil)
+			client, server := p.connect(t)
+			data := make([]byte, 2<<20)
+			if !early {
+				data = data[:20<<10]
+			}
+			ss := acceptSent(t, client, server, data)
+			if early {
+				time.Sleep(200 * time.Millisecond)
+			} else if b, err := io.ReadAll(ss); err != nil || len(b) != len(data) {
+				t.Fatalf("server read %d of %d bytes: %v", len(b), len(data), err)
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- server.Close() }()
+			err := client.Close()
+			if early {
+				var ce *CloseError
+				if !errors.Is(err, ErrUnacknowledged) || !errors.As(err, &ce) || !ce.Remote || ce.Code != CodeNoError {
+					t.Errorf("client Close after the peer closed with 2 MB unacknowledged: got %v, want ErrUnacknowledged wrapping the peer's close", err)
+				}
+			} else if err != nil {
+				t.Errorf("client Close after the peer took everything: %v", err)
+			}
+			if err := <-closed; err != nil {
+				t.Errorf("server Close: %v", err)
+			}
+		})
+	}
 }
 
 // TestVanishedPeer: when the path goes dark, both ends notice after the
