@@ -171,24 +171,41 @@ func runListen(args []string, std stdio) error {
 	return interruptedErr(ctx, err)
 }
 
-// receiveStream copies the connection's first stream to out, then waits
-// for the peer to close the connection.
+// receiveStream copies the connection's first stream to out as it
+// arrives (unbuffered, so an interactive peer is seen at once and what
+// arrived before an abort is written), then waits for the peer to close
+// the connection.
 func receiveStream(ctx context.Context, c *rudp.Conn, out io.Writer) error {
 	s, err := c.AcceptStream(ctx)
 	if err != nil {
 		return closedCleanly(err)
 	}
-	w := bufio.NewWriterSize(out, 64<<10)
+	w := &outWriter{w: out}
 	if _, err := io.Copy(w, s); err != nil {
+		if w.err != nil {
+			c.CloseWithError(1, "output failed")
+			return w.err
+		}
 		return closedCleanly(err)
-	}
-	if err := w.Flush(); err != nil {
-		c.CloseWithError(1, "output failed")
-		return err
 	}
 	s.Close()
 	<-c.Done()
 	return closedCleanly(c.Err())
+}
+
+// outWriter remembers a failure to write the output, to tell it from a
+// failure of the stream in io.Copy.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
 }
 
 // receiveLines prints each message as a line until the peer closes.

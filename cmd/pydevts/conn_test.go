@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pydevts/pydevts/handshake"
+	"github.com/pydevts/pydevts/rudp"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from one goroutine and read
@@ -38,6 +42,7 @@ func (s *syncBuffer) String() string {
 // a function that waits for it to exit.
 type listener struct {
 	identity, addr string
+	first          string // the first line listen wrote to stderr
 	stdout         *syncBuffer
 	stderr         *syncBuffer
 	done           chan int
@@ -58,6 +63,9 @@ func startListen(t *testing.T, args ...string) *listener {
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
+		if l.first == "" {
+			l.first = line
+		}
 		if v, ok := strings.CutPrefix(line, "identity: "); ok {
 			l.identity = v
 		}
@@ -109,8 +117,8 @@ func dial(l *listener, stdin io.Reader, args ...string) (code int, stdout, stder
 // the bytes, the exit codes, and the statistics JSON.
 func TestListenDialStream(t *testing.T) {
 	l := startListen(t, "--stats")
-	if !strings.HasPrefix(l.identity, "pydevts1:") {
-		t.Fatalf("listen without --key printed identity %q", l.identity)
+	if !strings.HasPrefix(l.identity, "pydevts1:") || l.first != "identity: "+l.identity {
+		t.Fatalf("listen without --key printed identity %q; its first stderr line is %q", l.identity, l.first)
 	}
 	data := make([]byte, 2<<20)
 	rand.NewChaCha8([32]byte{3}).Read(data)
@@ -119,7 +127,8 @@ func TestListenDialStream(t *testing.T) {
 	for name, out := range map[string]string{"dial": errOut, "listen": l.stderr.String()} {
 		last := strings.Split(strings.TrimSpace(out), "\n")
 		var st map[string]any
-		if err := json.Unmarshal([]byte(last[len(last)-1]), &st); err != nil || st["packets_sent"] == nil || st["suite"] == "" {
+		err := json.Unmarshal([]byte(last[len(last)-1]), &st)
+		if suite, _ := st["suite"].(string); err != nil || st["packets_sent"] == nil || suite == "" {
 			t.Fatalf("%s --stats: %q, %v", name, last[len(last)-1], err)
 		}
 	}
@@ -215,6 +224,46 @@ func TestDialErrors(t *testing.T) {
 	}
 	if code, _, errOut := runCmd("listen", "--allow", "nothex", "127.0.0.1:0"); code != 1 || !strings.Contains(errOut, "fingerprint") {
 		t.Errorf("listen --allow nothex: %d %q", code, errOut)
+	}
+}
+
+// TestListenExitsOnAbort: a peer that aborts the connection with a code
+// and a reason, or vanishes, makes listen exit 1 with one line that says
+// so, after writing what arrived before.
+func TestListenExitsOnAbort(t *testing.T) {
+	l := startListen(t)
+	card, err := handshake.ParseCard(l.identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := rudp.Dial(ctx, "udp", l.addr, card, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("partial\n")); err != nil {
+		t.Fatal(err)
+	}
+	// listen writes what arrives at once, not when the stream ends.
+	for deadline := time.Now().Add(30 * time.Second); l.stdout.String() == ""; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("listen has not written the stream's first line after 30 s")
+		}
+	}
+	c.CloseWithError(42, "test abort")
+	if code := l.wait(t); code != 1 {
+		t.Fatalf("listen exited %d after the peer aborted, want 1: %s", code, l.stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(l.stderr.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "code 42") || !strings.Contains(last, "test abort") {
+		t.Errorf("listen's last stderr line %q, want the peer's code and reason", last)
+	}
+	if got := l.stdout.String(); got != "partial\n" {
+		t.Errorf("listen wrote %q, want what arrived before the abort", got)
 	}
 }
 
