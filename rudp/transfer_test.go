@@ -195,15 +195,19 @@ func runScenario(t *testing.T, sc scenario, w *workload, seed uint64) {
 		wg.Wait()
 		close(gotStreams)
 
-		want := map[[32]byte]bool{}
+		// Each stream sent must arrive once: its data is its own (the
+		// seed and its index), so a stream delivered twice or another's
+		// bytes show as a missing or surplus hash.
+		want := map[[32]byte]int{}
 		for _, h := range w.streams {
-			want[h] = true
+			want[h]++
 		}
 		n := 0
 		for h := range gotStreams {
-			if !want[h] {
-				t.Errorf("a stream arrived damaged or reordered")
+			if want[h] == 0 {
+				t.Errorf("a stream arrived damaged, reordered or twice")
 			}
+			want[h]--
 			n++
 		}
 		if n != len(w.streams) {

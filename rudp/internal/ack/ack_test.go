@@ -368,6 +368,40 @@ func TestSpuriousLossWidensThresholds(t *testing.T) {
 	}
 }
 
+// TestRTTIgnoresRetransmitted: the RTT is sampled only from the packet an
+// acknowledgment names, never from one declared lost: a late ACK of a lost
+// packet (whose data went again in a new packet) leaves the estimate
+// alone, and the retransmission's own ACK is timed from its own send.
+func TestRTTIgnoresRetransmitted(t *testing.T) {
+	var s Sender
+	var f fates
+	send(&s, 0, t0)
+	for pn := uint64(1); pn <= 3; pn++ {
+		send(&s, pn, t0.Add(ms(1)))
+	}
+	s.OnAck(ackOf(wire.AckRange{Smallest: 1, Largest: 3}), t0.Add(ms(21)), &f)
+	if len(f.lost) != 1 || f.lost[0] != 0 || s.RTT.Latest != ms(20) || s.RTT.Samples() != 1 {
+		t.Fatalf("lost %v, RTT %+v after %d samples; want packet 0 lost and one 20ms sample", f.lost, s.RTT, s.RTT.Samples())
+	}
+	before := s.RTT
+	// Packet 0's data goes again as packet 4; the first copy turns up and
+	// is acknowledged 480 ms late, alone and together with the others.
+	send(&s, 4, t0.Add(ms(21)))
+	s.OnAck(ackOf(wire.AckRange{Smallest: 0, Largest: 0}), t0.Add(ms(500)), &f)
+	s.OnAck(ackOf(wire.AckRange{Smallest: 0, Largest: 3}), t0.Add(ms(501)), &f)
+	if s.RTT != before {
+		t.Fatalf("a late ACK of a lost packet changed the RTT: %+v, was %+v", s.RTT, before)
+	}
+	if s.Spurious() != 1 {
+		t.Fatalf("spurious losses %d, want 1", s.Spurious())
+	}
+	// The retransmission's ACK: sent at 21 ms, acknowledged at 541 ms.
+	s.OnAck(ackOf(wire.AckRange{Smallest: 0, Largest: 4}), t0.Add(ms(541)), &f)
+	if s.RTT.Latest != ms(520) || s.RTT.Samples() != 2 {
+		t.Fatalf("retransmission's sample %v after %d samples, want 520ms as the second", s.RTT.Latest, s.RTT.Samples())
+	}
+}
+
 // TestReceiverLearnsReordering: holes that late packets fill push back the
 // REQUESTs for later holes.
 func TestReceiverLearnsReordering(t *testing.T) {
