@@ -64,15 +64,23 @@ scenarios:
 	os.Exit(0)
 }
 
-// TestInterruptLeavesNothing presses Ctrl-C during a benchmark: SIGINT to
-// its whole process group, as a terminal sends it, while the first of two
-// long runs has its peer processes up in the link's namespaces. The
-// benchmark must stop (Run returns the interrupted run and the context's
-// error, without starting the second), its peers must have exited, no
-// process may have a thread in or an fd on either namespace, and the host
-// namespace must have no TUN device of the link's.
+// TestInterruptLeavesNothing interrupts a benchmark while the first of two
+// long runs has its peer processes up in the link's namespaces: with SIGINT
+// to its whole process group, as a terminal's Ctrl-C sends it, and with
+// SIGINT to the benchmark's process alone, as `kill -INT` or a supervisor
+// sends it. The benchmark must stop (Run returns the interrupted run and
+// the context's error, without starting the second), its peers must have
+// exited, no process may have a thread in or an fd on either namespace,
+// and the host namespace must have no TUN device of the link's.
 func TestInterruptLeavesNothing(t *testing.T) {
 	requireLink(t)
+	t.Run("Ctrl-C", func(t *testing.T) { interruptBench(t, true) })
+	t.Run("kill -INT", func(t *testing.T) { interruptBench(t, false) })
+}
+
+// interruptBench is TestInterruptLeavesNothing with SIGINT to the
+// benchmark's process group (group) or to its process alone.
+func interruptBench(t *testing.T, group bool) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestInterruptHelperProcess$")
 	cmd.Env = append(os.Environ(), interruptEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, to signal it and its peers alone
@@ -124,8 +132,11 @@ func TestInterruptLeavesNothing(t *testing.T) {
 		t.Fatalf("both peers in %s", netns[0])
 	}
 
-	// Ctrl-C.
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+	pid := cmd.Process.Pid
+	if group {
+		pid = -pid
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
