@@ -62,6 +62,10 @@ var rules = map[string][]string{
 	"cmd/pydevts":                  {"*"},
 	// This test's own package, at the module root.
 	"": {"std"},
+	// bench/linkemu/linkemutest checks that a process's TUN links left no
+	// processes or namespaces behind, for the tests of bench/linkemu and
+	// bench (imported by tests only).
+	"bench/linkemu/linkemutest": {"std", "golang.org/x/sys/..."},
 }
 
 // quicGo may be imported only by bench: it is the peer we measure against,

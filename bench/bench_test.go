@@ -173,12 +173,7 @@ func TestRunInMemory(t *testing.T) {
 // TestRunTUN runs every transport across a real TUN link, each side in its
 // own process and namespace. It needs root (CI runs it).
 func TestRunTUN(t *testing.T) {
-	if err := linkemu.Probe(); err != nil {
-		if os.Getenv("PYDEVTS_REQUIRE_TOOLS") != "" {
-			t.Fatalf("TUN link unavailable in CI: %v", err)
-		}
-		t.Skipf("TUN link unavailable: %v", err)
-	}
+	requireLink(t)
 	results, err := Run(context.Background(), Options{Scenarios: quick(t, scenario.KnownTransports...)})
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +183,19 @@ func TestRunTUN(t *testing.T) {
 		if r.CPUClient <= 0 || r.CPUServer <= 0 || r.RSSClient <= 0 || r.RSSServer <= 0 {
 			t.Errorf("%s/%s: per-side CPU or memory missing: %+v", r.Scenario, r.Transport, r)
 		}
+	}
+}
+
+// requireLink skips the test unless a TUN link can be built here (root and
+// /dev/net/tun), with linkemu.Probe's reason, but fails it in CI, which
+// sets PYDEVTS_REQUIRE_TOOLS and runs as root.
+func requireLink(t *testing.T) {
+	t.Helper()
+	if err := linkemu.Probe(); err != nil {
+		if os.Getenv("PYDEVTS_REQUIRE_TOOLS") != "" {
+			t.Fatalf("TUN link unavailable in CI: %v", err)
+		}
+		t.Skipf("TUN link unavailable: %v", err)
 	}
 }
 

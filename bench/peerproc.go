@@ -111,8 +111,10 @@ func startPeer(cmd *exec.Cmd, cfg peerConfig, start func() error) (*peerProc, er
 }
 
 // next waits for the peer's next message, up to timeout.
-func (p *peerProc) next(timeout time.Duration) (peerMsg, error) {
+func (p *peerProc) next(ctx context.Context, timeout time.Duration) (peerMsg, error) {
 	select {
+	case <-ctx.Done():
+		return peerMsg{}, ctx.Err()
 	case m, ok := <-p.msgs:
 		if !ok {
 			return peerMsg{}, p.failure()

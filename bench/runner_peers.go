@@ -24,7 +24,7 @@ type sides struct {
 // runPeers runs a run's sides as two `pydevts bench-peer` processes, so
 // that each side's CPU and peak memory are measured alone.
 func runPeers(ctx context.Context, r run, exe string, res *Result, sd sides) {
-	srv, cli, m, err := startSides(peerConfigFor(r), sd)
+	srv, cli, m, err := startSides(ctx, peerConfigFor(r), sd)
 	defer stopPeers(srv, cli)
 	if err != nil {
 		if m.Server != nil {
@@ -43,7 +43,7 @@ func runPeers(ctx context.Context, r run, exe string, res *Result, sd sides) {
 	wait := r.s.Duration + runSlack
 	var cl clientReport
 	for {
-		m, err := cli.next(wait)
+		m, err := cli.next(ctx, wait)
 		if err != nil {
 			res.Err = "client: " + err.Error()
 			return
@@ -59,7 +59,7 @@ func runPeers(ctx context.Context, r run, exe string, res *Result, sd sides) {
 			break
 		}
 	}
-	m, err = srv.next(wait)
+	m, err = srv.next(ctx, wait)
 	if err != nil || m.Server == nil {
 		res.Err = "server: " + errText(err, "no report")
 		return
@@ -71,14 +71,14 @@ func runPeers(ctx context.Context, r run, exe string, res *Result, sd sides) {
 // starts the client pointed at it. On failure, m is the server's last
 // message (its report of why, if it sent one). Either process may be nil;
 // stopPeers stops those that are not.
-func startSides(cfg peerConfig, sd sides) (srv, cli *peerProc, m peerMsg, err error) {
+func startSides(ctx context.Context, cfg peerConfig, sd sides) (srv, cli *peerProc, m peerMsg, err error) {
 	scfg := cfg
 	scfg.Role, scfg.Bind = "server", sd.serverBind
 	cmd, start := sd.command('B')
 	if srv, err = startPeer(cmd, scfg, start); err != nil {
 		return nil, nil, m, err
 	}
-	m, err = srv.next(15 * time.Second)
+	m, err = srv.next(ctx, 15*time.Second)
 	if err != nil || m.Ready == nil {
 		return srv, nil, m, errors.New("server: " + errText(err, "no ready line"))
 	}

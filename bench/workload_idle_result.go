@@ -34,7 +34,7 @@ func runIdle(ctx context.Context, r run, exe string, tunErr error, res *Result) 
 
 // runIdlePeers runs an idle run's two processes.
 func runIdlePeers(ctx context.Context, r run, res *Result, sd sides) {
-	srv, cli, m, err := startSides(peerConfigFor(r), sd)
+	srv, cli, m, err := startSides(ctx, peerConfigFor(r), sd)
 	defer stopPeers(srv, cli)
 	if err != nil {
 		res.Err = err.Error()
@@ -44,14 +44,14 @@ func runIdlePeers(ctx context.Context, r run, res *Result, sd sides) {
 		return
 	}
 	var srep, crep idleReport
-	m, err = srv.next(idleEstablish + r.s.Duration + idleVerify + runSlack)
+	m, err = srv.next(ctx, idleEstablish+r.s.Duration+idleVerify+runSlack)
 	if err != nil || m.Idle == nil {
 		srep.Err = errText(err, "no report")
 	} else {
 		srep = *m.Idle
 	}
 	// The client ends when the server has closed the connections.
-	if m, err := cli.next(idleExchange); err == nil && m.Idle != nil {
+	if m, err := cli.next(ctx, idleExchange); err == nil && m.Idle != nil {
 		crep = *m.Idle
 	}
 	fillIdle(res, srep, crep)

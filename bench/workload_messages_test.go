@@ -3,13 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pydevts/pydevts/bench/linkemu"
 	"github.com/pydevts/pydevts/bench/scenario"
 	"github.com/pydevts/pydevts/message"
 )
@@ -128,12 +126,7 @@ func TestMessagesLoopback(t *testing.T) {
 // TestMessagesTUN runs the messages workload across a real TUN link, each
 // side in its own process and namespace, every transport. It needs root.
 func TestMessagesTUN(t *testing.T) {
-	if err := linkemu.Probe(); err != nil {
-		if os.Getenv("PYDEVTS_REQUIRE_TOOLS") != "" {
-			t.Fatalf("TUN link unavailable in CI: %v", err)
-		}
-		t.Skipf("TUN link unavailable: %v", err)
-	}
+	requireLink(t)
 	s := messagesScenario(t, scenario.KnownTransports...)
 	results, err := Run(context.Background(), Options{Scenarios: []scenario.Scenario{s}})
 	if err != nil {

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pydevts/pydevts/bench/linkemu"
 	"github.com/pydevts/pydevts/bench/scenario"
 )
 
@@ -242,12 +240,7 @@ scenarios:
 // TestRunWorkloadsTUN runs the idle and fairness workloads across a real
 // TUN link. It needs root (CI runs it).
 func TestRunWorkloadsTUN(t *testing.T) {
-	if err := linkemu.Probe(); err != nil {
-		if os.Getenv("PYDEVTS_REQUIRE_TOOLS") != "" {
-			t.Fatalf("TUN link unavailable in CI: %v", err)
-		}
-		t.Skipf("TUN link unavailable: %v", err)
-	}
+	requireLink(t)
 	ss := parse(t, `
 defaults:
   duration: 2500ms

@@ -48,6 +48,8 @@ func TestLinkHelperProcess(t *testing.T) {
 		echo(c)
 	case "sleep":
 		time.Sleep(time.Minute)
+	case "crash": // a link with commands in it, until SIGKILL; see crashHelper
+		crashHelper()
 	}
 	os.Exit(0)
 }

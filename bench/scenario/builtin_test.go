@@ -118,6 +118,45 @@ func TestBuiltins(t *testing.T) {
 	}
 }
 
+// TestBuiltinLinks checks what the built-in sets promise about their
+// links, in both directions and after every timeline change:
+//   - every emulated run has a rate, at most 300 Mbit/s: unlimited, the
+//     emulator would take most of a 2-core machine and become the
+//     bottleneck of the comparison (research/linkemu.md, section 2,
+//     "Emulator ceiling"); the ceiling run alone measures that limit. The
+//     1 kbit floor only catches a unit slip (200bit for 200mbit);
+//   - no run reorders through jitter without keep_order: that reorders
+//     nearly every packet at these rates (pitfall 6), and checkLink sees
+//     only reorder's share, so such a run would pass as valid.
+func TestBuiltinLinks(t *testing.T) {
+	const minRate, maxRate = 1_000, 300_000_000
+	for _, set := range []struct {
+		name string
+		ss   []Scenario
+	}{{"default", Default()}, {"full", Full()}} {
+		name := set.name
+		for _, s := range set.ss {
+			if s.Ceiling {
+				continue
+			}
+			check := func(when, dir string, sp linkemu.Spec) {
+				if sp.Rate < minRate || sp.Rate > maxRate {
+					t.Errorf("%s.yaml: %s: %s%s rate %d bit/s, want %d to %d", name, s.Name, dir, when, sp.Rate, int64(minRate), int64(maxRate))
+				}
+				if sp.Jitter > 0 && !sp.KeepOrder {
+					t.Errorf("%s.yaml: %s: %s%s jitter %v without keep_order; use reorder", name, s.Name, dir, when, sp.Jitter)
+				}
+			}
+			check("", "A->B", s.AB)
+			check("", "B->A", s.BA)
+			for _, ev := range s.Timeline {
+				check(fmt.Sprintf(" at %v", ev.At), "A->B", ev.AB)
+				check(fmt.Sprintf(" at %v", ev.At), "B->A", ev.BA)
+			}
+		}
+	}
+}
+
 // TestDefaultIsQuick keeps `go run ./cmd/pydevts bench` under three
 // minutes on a 2-core machine: measured there, each run costs its
 // duration plus about 0.8 s (link, processes, handshake, idle probes), and

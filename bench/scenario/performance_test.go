@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,5 +48,39 @@ func TestPerformanceScenarios(t *testing.T) {
 	if fair.Workload != WorkloadFairness || fair.AB.Rate != 50e6 || len(fair.Flows) != 2 ||
 		!slices.Equal(fair.Flows[0], []string{"pydevts", "pydevts"}) || !slices.Equal(fair.Flows[1], []string{"pydevts", "tcp-cubic"}) {
 		t.Errorf("fairness-50mbit: %+v", fair)
+	}
+}
+
+// TestReadmeScenarios: every YAML example in the README's benchmark
+// section parses, and the timeline example does what its text says.
+func TestReadmeScenarios(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(data), "\n## Benchmark\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var examples []Scenario
+	for i, block := range strings.Split(section, "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		ss, err := Parse([]byte(block), fmt.Sprintf("README.md example %d", i+1))
+		if err != nil {
+			t.Error(err)
+		}
+		examples = append(examples, ss...)
+	}
+	i := slices.IndexFunc(examples, func(s Scenario) bool { return s.Name == "handover" })
+	if len(examples) < 3 || i < 0 {
+		t.Fatalf("%d scenarios in the README's examples, no handover among them", len(examples))
+	}
+	h := examples[i]
+	if len(h.Timeline) != 3 {
+		t.Fatalf("handover: timeline %+v", h.Timeline)
+	}
+	gone, moved, lossy := h.Timeline[0], h.Timeline[1], h.Timeline[2]
+	if gone.AB.Loss != 1 || gone.BA.Loss != 1 || gone.AB.Rate != 200e6 ||
+		moved.AB.Loss != 0 || moved.AB.Delay != 30*time.Millisecond || moved.BA.Rate != 50e6 ||
+		lossy.AB.Loss != 0 || lossy.BA.Loss != 0.02 || lossy.BA.Delay != 30*time.Millisecond {
+		t.Errorf("handover: %+v", h.Timeline)
 	}
 }
