@@ -120,6 +120,7 @@ func (c *Conn) establish(est *handshake.Established, now time.Time) error {
 	scfg := c.cfg.streams
 	scfg.LocalAddr = c.e.Addr()
 	scfg.RemoteAddr = addrOf(c.remote)
+	scfg.RemoteAddrFunc = c.RemoteAddr // the peer's address now: it may move
 	c.streams = stream.NewMap(scfg, c.initiator, p.streams, c.wakeLoop)
 	c.msgs = message.NewSet(c.cfg.messages, p.messages, c.wakeLoop)
 	c.state = stateOpen

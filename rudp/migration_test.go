@@ -266,9 +266,21 @@ func TestPeerMovesAddress(t *testing.T) {
 		}
 	})
 	waitServerPath(t, ctx, server, box.outsideAddr())
+	// A stream's RemoteAddr follows the connection.
+	sendStream(t, client, []byte("x"))
+	ss, err := server.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ss.RemoteAddr().String(); got != box.outsideAddr() {
+		t.Errorf("stream RemoteAddr %s, the client is at %s", got, box.outsideAddr())
+	}
 	t.Logf("idle: the NAT moves the client to %s", box.rebind())
 	messageEachWay(t, ctx, client, server, "after the idle move")
 	waitServerPath(t, ctx, server, box.outsideAddr())
+	if got := ss.RemoteAddr().String(); got != box.outsideAddr() || got != server.RemoteAddr().String() {
+		t.Errorf("after the move, stream RemoteAddr %s, connection %s; the client is at %s", got, server.RemoteAddr(), box.outsideAddr())
+	}
 	st := server.Stats()
 	t.Logf("server: %d switches, paths %+v", st.PathSwitches, st.Paths)
 	if st.PathSwitches != 3 {

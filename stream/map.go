@@ -23,6 +23,9 @@ type Config struct {
 	MaxIncoming int
 	// LocalAddr and RemoteAddr are what the streams report.
 	LocalAddr, RemoteAddr net.Addr
+	// RemoteAddrFunc, if set, is asked for RemoteAddr each time instead,
+	// for a connection whose peer may change address.
+	RemoteAddrFunc func() net.Addr
 }
 
 // Defaults. The windows must cover a path's bandwidth-delay product for a

@@ -157,7 +157,12 @@ func (s *Stream) Close() error {
 func (s *Stream) LocalAddr() net.Addr { return s.m.cfg.LocalAddr }
 
 // RemoteAddr implements net.Conn.
-func (s *Stream) RemoteAddr() net.Addr { return s.m.cfg.RemoteAddr }
+func (s *Stream) RemoteAddr() net.Addr {
+	if f := s.m.cfg.RemoteAddrFunc; f != nil {
+		return f()
+	}
+	return s.m.cfg.RemoteAddr
+}
 
 // SetDeadline implements net.Conn.
 func (s *Stream) SetDeadline(t time.Time) error {
